@@ -1,0 +1,1 @@
+"""Numba kernels: plain-Python loops with jitted aliases (installed as tinyvid.kernels)."""
