@@ -1,0 +1,407 @@
+"""The autograd engine: a Tensor that remembers the op that made it, and a backward walk.
+
+Reverse-mode automatic differentiation in three ideas:
+
+1. Every op is a `Function` with a `forward` (NumPy arrays in, an array out) and a `backward`
+   (the gradient of the output in, one gradient per input out). See `tinyvid/ops.py`.
+2. `Function.apply` runs `forward` and, when gradients are wanted, keeps the Function instance
+   (`ctx`) on the output Tensor, so every Tensor knows the op and the inputs that made it.
+3. `Tensor.backward` sorts that graph so each node comes after everything that uses it, then
+   walks it backwards applying the chain rule, one node at a time.
+
+This file is deliberately small (micrograd-sized): the ops themselves live in ops.py.
+"""
+
+import traceback
+
+import numpy as np
+
+# Engine-wide switches. no_grad() turns off graph recording; tinyvid.debug.detect_anomaly()
+# turns on the NaN/inf checks. They live here because Function.apply and backward read them.
+_grad_enabled = True
+_anomaly_mode = False
+
+
+class no_grad:
+    """Context manager (and decorator) under which no op records a graph.
+
+    Use it for inference and for optimizer updates: outputs have `requires_grad=False` and no
+    `ctx`, so nothing is kept alive for a backward pass that will never come.
+
+        with tinyvid.no_grad():
+            y = model(x)
+    """
+
+    def __enter__(self):
+        global _grad_enabled
+        self._previous = _grad_enabled
+        _grad_enabled = False
+
+    def __exit__(self, *exc_info):
+        global _grad_enabled
+        _grad_enabled = self._previous
+
+    def __call__(self, fn):
+        def wrapper(*args, **kwargs):
+            with no_grad():
+                return fn(*args, **kwargs)
+
+        wrapper.__name__, wrapper.__doc__ = fn.__name__, fn.__doc__
+        return wrapper
+
+
+def is_grad_enabled():
+    """True unless inside a `no_grad()` block."""
+    return _grad_enabled
+
+
+def _to_array(data, dtype=None):
+    """Python numbers, lists and integer/bool arrays become float32; float arrays keep their dtype.
+
+    Keeping float64 as float64 matters: gradient checks need float64 from end to end.
+    """
+    if isinstance(data, Tensor):
+        data = data.data
+    if dtype is not None:
+        return np.asarray(data, dtype=dtype)
+    if isinstance(data, (np.ndarray, np.generic)):
+        array = np.asarray(data)
+        if array.dtype.kind == "f":
+            return array
+        if array.dtype.kind in "biu":
+            return array.astype(np.float32)
+        raise TypeError(f"Tensor: cannot hold data of dtype {array.dtype}; expected numbers")
+    return np.asarray(data, dtype=np.float32)
+
+
+class Tensor:
+    """An n-dimensional array that records the ops applied to it, so gradients can flow back.
+
+    Args:
+        data: a NumPy array, a Python number or a (nested) list. Numbers, lists and integer arrays
+            become float32; float arrays keep their dtype (float64 stays float64).
+        requires_grad: if True, `backward()` fills `.grad` for this tensor.
+        dtype: force a dtype, e.g. `np.float64`.
+
+    Attributes:
+        data: the values, a NumPy array.
+        grad: after `backward()`, a NumPy array of `data`'s shape (None before). Only leaves
+            (tensors you made, not ones an op made) keep `.grad`, as in PyTorch; call
+            `retain_grad()` on an intermediate tensor to keep its gradient too.
+    """
+
+    # Make NumPy hand `ndarray + Tensor` over to Tensor.__radd__ instead of looping elementwise.
+    __array_ufunc__ = None
+
+    def __init__(self, data, requires_grad=False, dtype=None):
+        self.data = _to_array(data, dtype)
+        self.grad = None
+        self.requires_grad = bool(requires_grad)
+        self._ctx = None  # the Function (with its inputs) that produced this tensor; None for leaves
+        self._hooks = []
+        self._retains_grad = False
+        self._created_at = None  # filled in only under detect_anomaly(), where it is worth the cost
+
+    # --- plain properties -------------------------------------------------------------------
+
+    shape = property(lambda self: self.data.shape)
+    dtype = property(lambda self: self.data.dtype)
+    ndim = property(lambda self: self.data.ndim)
+    size = property(lambda self: self.data.size)
+
+    @property
+    def op(self):
+        """Name of the Function that made this tensor ('MatMul', 'ReLU', ...), or None for a leaf."""
+        return None if self._ctx is None else type(self._ctx).__name__
+
+    @property
+    def is_leaf(self):
+        return self._ctx is None
+
+    def __len__(self):
+        return len(self.data)
+
+    def __repr__(self):
+        op = f", op={self.op}" if self.op else ""
+        grad = ", requires_grad=True" if self.requires_grad and self._ctx is None else ""
+        values = np.array2string(self.data, precision=4, threshold=8, separator=", ")
+        values = values if self.size <= 8 else "..."
+        return f"Tensor({values}, shape={self.shape}, dtype={self.dtype}{op}{grad})"
+
+    def numpy(self):
+        """The data as a NumPy array (the same array, not a copy)."""
+        return self.data
+
+    def item(self):
+        """The value of a one-element tensor as a Python number."""
+        if self.size != 1:
+            raise ValueError(f"item(): only a one-element tensor has one value, got shape {self.shape}")
+        return self.data.item()
+
+    def detach(self):
+        """A new leaf tensor sharing this one's data, cut off from the graph."""
+        return Tensor(self.data)
+
+    def zero_grad(self):
+        self.grad = None
+
+    # --- debugging aids ---------------------------------------------------------------------
+
+    def register_hook(self, fn):
+        """Call `fn(grad)` when this tensor's gradient has been computed during `backward()`.
+
+        If `fn` returns an array, it replaces the gradient that flows on (PyTorch's semantics).
+        Works on intermediate tensors too. Returns a handle with `.remove()`.
+        """
+        if not self.requires_grad:
+            raise RuntimeError("register_hook: this tensor does not require grad, so no gradient will reach it")
+        self._hooks.append(fn)
+        hooks = self._hooks
+
+        class _Handle:
+            @staticmethod
+            def remove():
+                if fn in hooks:
+                    hooks.remove(fn)
+
+        return _Handle()
+
+    def retain_grad(self):
+        """Keep `.grad` on this intermediate tensor after `backward()` (leaves always keep it).
+
+        Intermediates drop their gradient by default, as in PyTorch: a training step would
+        otherwise hold one gradient per activation in memory long after it is needed.
+        """
+        self._retains_grad = True
+        return self
+
+    # --- the backward pass ------------------------------------------------------------------
+
+    def backward(self, grad=None):
+        """Compute the gradient of this tensor with respect to every tensor that made it.
+
+        Args:
+            grad: the gradient of some final scalar with respect to this tensor, of this tensor's
+                shape. May be left out when this tensor holds a single value (a loss).
+
+        Gradients accumulate: calling `backward()` twice adds the second gradient to `.grad`,
+        as PyTorch does. Call `zero_grad()` (or the optimizer's) between steps.
+        """
+        if grad is None:
+            if self.size != 1:
+                raise RuntimeError(
+                    f"backward(): grad can be left out only for a one-element tensor (a loss), "
+                    f"but this tensor has shape {self.shape}; pass grad= of that shape")
+            grad = np.ones_like(self.data)
+        else:
+            grad = np.asarray(grad.data if isinstance(grad, Tensor) else grad, dtype=self.dtype)
+            if grad.shape != self.shape:
+                raise ValueError(f"backward(): grad has shape {grad.shape} but the tensor has shape {self.shape}")
+
+        # Gradients in flight, keyed by id(tensor): a node's entry is complete once every node
+        # that used it has been visited, which the topological order guarantees.
+        grads = {id(self): grad}
+        for node in reversed(_topological_order(self)):
+            grad = grads.pop(id(node), None)
+            if grad is None:
+                continue  # no path from this node to the output (a branch that was cut)
+            for hook in node._hooks:
+                replaced = hook(grad)
+                if replaced is not None:
+                    grad = _checked_gradient(np.asarray(replaced, dtype=node.dtype), node, "a hook")
+            if node._ctx is None or node._retains_grad:
+                node.grad = grad.copy() if node.grad is None else node.grad + grad
+            if node._ctx is None:
+                continue
+
+            # Go one op at a time and apply the chain rule: the op turns the gradient of its
+            # output into the gradient of each of its inputs.
+            ctx = node._ctx
+            input_grads = type(ctx).backward(ctx, grad)
+            if not isinstance(input_grads, tuple):
+                input_grads = (input_grads,)
+            if len(input_grads) != len(ctx.inputs):
+                raise RuntimeError(
+                    f"{type(ctx).__name__}.backward returned {len(input_grads)} gradients "
+                    f"for {len(ctx.inputs)} inputs")
+            for parent, parent_grad in zip(ctx.inputs, input_grads):
+                if parent is None or not parent.requires_grad or parent_grad is None:
+                    continue
+                parent_grad = _checked_gradient(np.asarray(parent_grad), parent, type(ctx).__name__)
+                if _anomaly_mode:
+                    _check_finite(parent_grad, type(ctx).__name__, "backward", node)
+                previous = grads.get(id(parent))
+                grads[id(parent)] = parent_grad if previous is None else previous + parent_grad
+
+    # --- operators and methods: each calls one Function from ops.py by name ----------------
+
+    def __add__(self, other): return Add.apply(self, other)
+    def __radd__(self, other): return Add.apply(other, self)
+    def __sub__(self, other): return Sub.apply(self, other)
+    def __rsub__(self, other): return Sub.apply(other, self)
+    def __mul__(self, other): return Mul.apply(self, other)
+    def __rmul__(self, other): return Mul.apply(other, self)
+    def __truediv__(self, other): return Div.apply(self, other)
+    def __rtruediv__(self, other): return Div.apply(other, self)
+    def __pow__(self, other): return Pow.apply(self, other)
+    def __rpow__(self, other): return Pow.apply(other, self)
+    def __matmul__(self, other): return MatMul.apply(self, other)
+    def __rmatmul__(self, other): return MatMul.apply(other, self)
+    def __neg__(self): return Neg.apply(self)
+    def __getitem__(self, index): return GetItem.apply(self, index=index)
+
+    def sum(self, axis=None, keepdims=False): return Sum.apply(self, axis=axis, keepdims=keepdims)
+    def mean(self, axis=None, keepdims=False): return Mean.apply(self, axis=axis, keepdims=keepdims)
+    def max(self, axis=None, keepdims=False): return Max.apply(self, axis=axis, keepdims=keepdims)
+    def exp(self): return Exp.apply(self)
+    def log(self): return Log.apply(self)
+    def relu(self): return ReLU.apply(self)
+    def sigmoid(self): return Sigmoid.apply(self)
+    def tanh(self): return Tanh.apply(self)
+    def clip(self, low, high): return Clip.apply(self, low=low, high=high)
+
+    def reshape(self, *shape):
+        """`t.reshape(2, 3)` or `t.reshape((2, 3))`; one dimension may be -1."""
+        shape = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+        return Reshape.apply(self, shape=tuple(shape))
+
+    def transpose(self, *axes):
+        """Permute the axes; with none given, reverse them (as NumPy does)."""
+        axes = axes[0] if len(axes) == 1 and isinstance(axes[0], (tuple, list)) else axes
+        return Transpose.apply(self, axes=tuple(axes) if axes else None)
+
+    @property
+    def T(self):
+        return self.transpose()
+
+    def flatten(self, start_axis=0):
+        """Merge the axes from `start_axis` on into one (`flatten(1)` keeps the batch axis)."""
+        return self.reshape(*self.shape[:start_axis], -1)
+
+
+class Function:
+    """One differentiable op. Subclasses write `forward` and `backward` as static methods.
+
+    The Function instance is the `ctx` both methods receive: `forward` stores what `backward`
+    needs with `ctx.save_for_backward(...)` (or as attributes), `backward` reads it back from
+    `ctx.saved_tensors`. `ctx.needs_input_grad[i]` says whether input i wants a gradient, so a
+    backward can skip work nobody will use.
+    """
+
+    def __init__(self, inputs):
+        self.inputs = inputs  # Tensors (or None); the graph's edges point from here to them
+        self.needs_input_grad = tuple(t is not None and t.requires_grad for t in inputs)
+        self.saved_tensors = ()
+
+    def save_for_backward(self, *arrays):
+        self.saved_tensors = arrays
+
+    @staticmethod
+    def forward(ctx, *inputs, **params):
+        raise NotImplementedError
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        raise NotImplementedError
+
+    @classmethod
+    def apply(cls, *inputs, **params):
+        """Run the op on Tensors, arrays or numbers; keyword `params` are not differentiated.
+
+        Numbers and lists take the dtype of the first Tensor input, so `x * 2` keeps x's dtype.
+        """
+        like = next((x.dtype for x in inputs if isinstance(x, Tensor)), np.dtype(np.float32))
+        tensors = tuple(_as_input(x, like) for x in inputs)
+        ctx = cls(tensors)
+        data = cls.forward(ctx, *(None if t is None else t.data for t in tensors), **params)
+        requires_grad = _grad_enabled and any(ctx.needs_input_grad)
+        out = Tensor(data, requires_grad=requires_grad)
+        if requires_grad:
+            out._ctx = ctx
+        if _anomaly_mode:
+            out._created_at = _user_frame()
+            _check_finite(out.data, cls.__name__, "forward", out)
+        return out
+
+
+def _as_input(x, like_dtype):
+    if x is None or isinstance(x, Tensor):
+        return x
+    if isinstance(x, np.ndarray) and x.dtype.kind == "f":
+        return Tensor(x)
+    return Tensor(x, dtype=like_dtype)
+
+
+def _topological_order(root):
+    """Every tensor that `root` depends on (and that requires grad), each after its inputs.
+
+    Iterative depth-first search: a recursive one overflows Python's stack past ~1000 ops.
+    Each stack entry is (tensor, inputs_done): a tensor is emitted only on its second visit,
+    after everything it depends on has been emitted.
+    """
+    order, visited, stack = [], set(), [(root, False)]
+    while stack:
+        node, inputs_done = stack.pop()
+        if inputs_done:
+            order.append(node)
+            continue
+        if id(node) in visited:
+            continue
+        visited.add(id(node))
+        stack.append((node, True))
+        if node._ctx is not None:
+            for parent in node._ctx.inputs:
+                if parent is not None and parent.requires_grad and id(parent) not in visited:
+                    stack.append((parent, False))
+    return order
+
+
+def _checked_gradient(grad, tensor, op_name):
+    """Sum a broadcast gradient back to the tensor's shape, and check that it then fits.
+
+    This is the one place where broadcasting is undone: an op like Add may have stretched a
+    (3,) bias over a (4, 3) batch, so its gradient arrives as (4, 3) and is summed over axis 0.
+    """
+    shape = tensor.shape
+    if grad.shape != shape:
+        try:
+            stretched = np.broadcast_shapes(shape, grad.shape) == grad.shape
+        except ValueError:
+            stretched = False
+        if not stretched:
+            raise ValueError(
+                f"{op_name}.backward returned a gradient of shape {grad.shape} for an input of "
+                f"shape {shape}; a gradient must have its input's shape")
+        leading = grad.ndim - len(shape)
+        grad = grad.sum(axis=tuple(range(leading)))
+        stretched_axes = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
+        if stretched_axes:
+            grad = grad.sum(axis=stretched_axes, keepdims=True)
+    if grad.dtype != tensor.dtype:
+        grad = grad.astype(tensor.dtype)
+    return grad
+
+
+def _user_frame():
+    """'file.py:line in function' of the innermost caller outside tinyvid's engine."""
+    for frame in reversed(traceback.extract_stack()[:-2]):
+        if "/tinyvid/" not in frame.filename.replace("\\", "/") or "/tests/" in frame.filename:
+            return f"{frame.filename}:{frame.lineno} in {frame.name}"
+    return "unknown"
+
+
+def _check_finite(array, op_name, phase, tensor):
+    if np.issubdtype(array.dtype, np.floating) and not np.all(np.isfinite(array)):
+        bad = "nan" if np.isnan(array).any() else "inf"
+        where = tensor._created_at or "unknown"
+        inputs = ", ".join(str(t.shape) for t in (tensor._ctx.inputs if tensor._ctx else ()) if t is not None)
+        raise FloatingPointError(
+            f"{op_name} {phase} produced {bad} (output shape {tensor.shape if phase == 'forward' else array.shape}, "
+            f"input shapes {inputs or 'n/a'}); the tensor was created at {where}")
+
+
+# The ops import Function from this module, so they are imported after it is defined.
+from tinyvid.ops import (  # noqa: E402
+    Add, Clip, Div, Exp, GetItem, Log, MatMul, Max, Mean, Mul, Neg, Pow, ReLU, Reshape, Sigmoid,
+    Sub, Sum, Tanh, Transpose,
+)
