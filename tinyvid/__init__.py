@@ -15,12 +15,13 @@ Read the package in the order data flows through it:
 from tinyvid.tensor import Function, Tensor, is_grad_enabled, no_grad
 from tinyvid import ops, functional
 
-# Checking gradients
+# Checking and debugging gradients
 from tinyvid.gradcheck import GradcheckError, gradcheck
+from tinyvid import debug
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Tensor", "Function", "no_grad", "is_grad_enabled", "ops", "functional",
-    "gradcheck", "GradcheckError",
+    "gradcheck", "GradcheckError", "debug",
 ]
