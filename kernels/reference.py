@@ -1,0 +1,135 @@
+"""Slow, obviously correct NumPy references for every kernel, to test the fast ones against.
+
+No Numba and no cleverness: pad explicitly with np.pad, then loop over output positions and
+write each one as the formula says (np.einsum over the window). Shapes are channels-last:
+x `(batch, height, width, channels)`, conv kernel `(kh, kw, c_in, c_out)`, dense `(in, out)`.
+Padding follows Keras (geometry.py); these functions trust their arguments.
+"""
+
+import numpy as np
+
+from .geometry import normalize_pair, window_geometry
+
+
+def _pad(x, g, value):
+    """x padded the Keras way: (top, bottom) rows and (left, right) columns of `value`."""
+    pads = ((0, 0), (g.pad_top, g.pad_bottom), (g.pad_left, g.pad_right), (0, 0))
+    return np.pad(x, pads, constant_values=value)
+
+
+def _window(g, oh, ow):
+    """Index of the window under output pixel (oh, ow) in the padded input: two slices."""
+    rows = slice(oh * g.sh, oh * g.sh + (g.kh - 1) * g.dil_h + 1, g.dil_h)
+    cols = slice(ow * g.sw, ow * g.sw + (g.kw - 1) * g.dil_w + 1, g.dil_w)
+    return rows, cols
+
+
+def _conv_geometry(x, w, strides, padding, dilation_rate):
+    return window_geometry(x.shape[1], x.shape[2], w.shape[:2],
+                           normalize_pair(strides, "strides"), padding,
+                           normalize_pair(dilation_rate, "dilation_rate"))
+
+
+def conv2d_reference(x, w, b=None, strides=1, padding="valid", dilation_rate=1):
+    """y[n, oh, ow, o] = sum over (i, j, c) of window[n, i, j, c] * w[i, j, c, o] + b[o]."""
+    g = _conv_geometry(x, w, strides, padding, dilation_rate)
+    xp = _pad(x, g, 0)
+    y = np.zeros((x.shape[0], g.out_h, g.out_w, w.shape[3]), dtype=x.dtype)
+    for oh in range(g.out_h):
+        for ow in range(g.out_w):
+            rows, cols = _window(g, oh, ow)
+            y[:, oh, ow, :] = np.einsum("nijc,ijco->no", xp[:, rows, cols, :], w)
+    if b is not None:
+        y += b
+    return y
+
+
+def conv2d_backward_reference(dy, x, w, strides=1, padding="valid", dilation_rate=1):
+    """dx, dw, db of conv2d: each output pixel sends dy back through the window it read."""
+    g = _conv_geometry(x, w, strides, padding, dilation_rate)
+    xp = _pad(x, g, 0)
+    dxp = np.zeros_like(xp)
+    dw = np.zeros_like(w)
+    for oh in range(g.out_h):
+        for ow in range(g.out_w):
+            rows, cols = _window(g, oh, ow)
+            dxp[:, rows, cols, :] += np.einsum("no,ijco->nijc", dy[:, oh, ow, :], w)
+            dw += np.einsum("nijc,no->ijco", xp[:, rows, cols, :], dy[:, oh, ow, :])
+    dx = dxp[:, g.pad_top:g.pad_top + x.shape[1], g.pad_left:g.pad_left + x.shape[2], :]
+    return dx, dw, dy.sum(axis=(0, 1, 2))
+
+
+def _pool_geometry(x, pool_size, strides, padding):
+    pool = normalize_pair(pool_size, "pool_size")
+    strides = pool if strides is None else normalize_pair(strides, "strides")
+    return window_geometry(x.shape[1], x.shape[2], pool, strides, padding)
+
+
+def max_pool2d_reference(x, pool_size=2, strides=None, padding="valid"):
+    """y[n, oh, ow, c] = max of the window, padding counting as -inf."""
+    g = _pool_geometry(x, pool_size, strides, padding)
+    xp = _pad(x, g, -np.inf)
+    y = np.empty((x.shape[0], g.out_h, g.out_w, x.shape[3]), dtype=x.dtype)
+    for oh in range(g.out_h):
+        for ow in range(g.out_w):
+            rows, cols = _window(g, oh, ow)
+            y[:, oh, ow, :] = xp[:, rows, cols, :].max(axis=(1, 2))
+    return y
+
+
+def max_pool2d_backward_reference(dy, x, pool_size=2, strides=None, padding="valid"):
+    """dx: each window's dy goes to its first maximum in row-major order (as TF and PyTorch)."""
+    g = _pool_geometry(x, pool_size, strides, padding)
+    xp = _pad(x, g, -np.inf)
+    dxp = np.zeros_like(xp)
+    n, _, _, c = x.shape
+    for oh in range(g.out_h):
+        for ow in range(g.out_w):
+            rows, cols = _window(g, oh, ow)
+            window = xp[:, rows, cols, :].reshape(n, -1, c)
+            first = window.argmax(axis=1)  # argmax returns the first of equal maxima
+            i, j = np.unravel_index(first, (g.kh, g.kw))
+            for b in range(n):
+                for ch in range(c):
+                    dxp[b, oh * g.sh + i[b, ch], ow * g.sw + j[b, ch], ch] += dy[b, oh, ow, ch]
+    return dxp[:, g.pad_top:g.pad_top + x.shape[1], g.pad_left:g.pad_left + x.shape[2], :]
+
+
+def avg_pool2d_reference(x, pool_size=2, strides=None, padding="valid"):
+    """y[n, oh, ow, c] = mean of the window over the real (not padded) pixels, as Keras."""
+    g = _pool_geometry(x, pool_size, strides, padding)
+    xp = _pad(x, g, 0)
+    real = _pad(np.ones((1,) + x.shape[1:3] + (1,), dtype=x.dtype), g, 0)
+    y = np.empty((x.shape[0], g.out_h, g.out_w, x.shape[3]), dtype=x.dtype)
+    for oh in range(g.out_h):
+        for ow in range(g.out_w):
+            rows, cols = _window(g, oh, ow)
+            y[:, oh, ow, :] = xp[:, rows, cols, :].sum(axis=(1, 2)) / real[0, rows, cols, 0].sum()
+    return y
+
+
+def avg_pool2d_backward_reference(dy, x, pool_size=2, strides=None, padding="valid"):
+    """dx: each window's dy, divided by its count of real pixels, goes to each of them."""
+    g = _pool_geometry(x, pool_size, strides, padding)
+    real = _pad(np.ones((1,) + x.shape[1:3] + (1,), dtype=x.dtype), g, 0)
+    dxp = np.zeros_like(_pad(x, g, 0))
+    for oh in range(g.out_h):
+        for ow in range(g.out_w):
+            rows, cols = _window(g, oh, ow)
+            mask = real[:, rows, cols, :]
+            dxp[:, rows, cols, :] += dy[:, oh:oh + 1, ow:ow + 1, :] * mask / mask.sum()
+    return dxp[:, g.pad_top:g.pad_top + x.shape[1], g.pad_left:g.pad_left + x.shape[2], :]
+
+
+def dense_reference(x, w, b=None):
+    """y[..., o] = sum over i of x[..., i] * w[i, o] + b[o]."""
+    y = np.einsum("...i,io->...o", x, w)
+    return y if b is None else y + b
+
+
+def dense_backward_reference(dy, x, w):
+    """dx = dy w^T, dw = sum over leading axes of x^T dy, db = sum over leading axes of dy."""
+    dx = np.einsum("...o,io->...i", dy, w)
+    dw = np.einsum("...i,...o->io", x, dy)
+    db = dy.reshape(-1, dy.shape[-1]).sum(axis=0)
+    return dx, dw, db
