@@ -130,6 +130,7 @@ def dense_reference(x, w, b=None):
 def dense_backward_reference(dy, x, w):
     """dx = dy w^T, dw = sum over leading axes of x^T dy, db = sum over leading axes of dy."""
     dx = np.einsum("...o,io->...i", dy, w)
-    dw = np.einsum("...i,...o->io", x, dy)
-    db = dy.reshape(-1, dy.shape[-1]).sum(axis=0)
+    x2, dy2 = x.reshape(-1, x.shape[-1]), dy.reshape(-1, dy.shape[-1])  # leading axes -> rows
+    dw = np.einsum("ri,ro->io", x2, dy2)
+    db = dy2.sum(axis=0)
     return dx, dw, db

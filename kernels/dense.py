@@ -1,0 +1,80 @@
+"""Dense (fully connected) layer: y = x @ w + b for x of any leading shape.
+
+There is no Numba loop here, on purpose: every multiply-add of a dense layer is a matrix product,
+and BLAS (numpy's `@`, OpenBLAS sgemm / dgemm) does it faster than any loop we could write.
+The loop nest BLAS runs, for x flattened to `(rows, in)`, rows = the product of leading axes:
+
+    for r in range(rows):                 # forward:   y  = x @ w + b
+        for o in range(out):
+            y[r, o] = b[o] + sum(x[r, i] * w[i, o] for i in range(in))
+    dx = dy @ w.T                         # (rows, in)
+    dw = x.T @ dy                         # (in, out): summed over rows
+    db = dy summed over rows              # (out,)
+
+reference.py writes the same with np.einsum. Shapes: x `(..., in)`, w `(in, out)`, b `(out,)`,
+y `(..., out)`.
+"""
+
+import numpy as np
+
+from .geometry import float_arrays
+
+
+def check_dense(x_shape, w_shape, b_shape=None, fn="dense"):
+    """Raise a ValueError naming `fn` unless x `(..., in)`, w `(in, out)`, b `(out,)` fit."""
+    if len(x_shape) < 1:
+        raise ValueError(f"{fn}: expected x with at least 1 dimension (..., in), "
+                         f"got x.shape={tuple(x_shape)}")
+    if len(w_shape) != 2:
+        raise ValueError(f"{fn}: expected a kernel w of 2 dimensions (in, out), "
+                         f"got w.shape={tuple(w_shape)}")
+    if x_shape[-1] != w_shape[0]:
+        raise ValueError(f"{fn}: input has {x_shape[-1]} features (x.shape={tuple(x_shape)}) "
+                         f"but the kernel expects {w_shape[0]} (w.shape={tuple(w_shape)})")
+    if b_shape is not None and tuple(b_shape) != (w_shape[1],):
+        raise ValueError(f"{fn}: expected a bias of shape ({w_shape[1]},) for a kernel with "
+                         f"{w_shape[1]} outputs (w.shape={tuple(w_shape)}), "
+                         f"got b.shape={tuple(b_shape)}")
+
+
+def dense_forward(x, w, b=None):
+    """y = x @ w + b.
+
+    Args:
+        x: `(..., in)`, float32 or float64.
+        w: `(in, out)`.
+        b: `(out,)` or None.
+
+    Returns:
+        y `(..., out)`.
+    """
+    x, w, b = float_arrays("dense", x, w, b)
+    check_dense(x.shape, w.shape, None if b is None else b.shape)
+    y = x.reshape(-1, w.shape[0]) @ w  # BLAS
+    if b is not None:
+        y += b
+    return y.reshape(x.shape[:-1] + (w.shape[1],))
+
+
+def dense_backward(dy, x, w, *, need_dx=True, need_dw=True, need_db=True):
+    """Gradients of y = x @ w + b.
+
+    Args:
+        dy: `(..., out)`, the gradient of the loss with respect to y.
+        x, w: as given to `dense_forward`.
+        need_dx, need_dw, need_db: skip the gradients nobody needs (None is returned).
+
+    Returns:
+        `(dx, dw, db)` of shapes `(..., in)`, `(in, out)`, `(out,)`; None for those not needed.
+    """
+    x, w, dy = float_arrays("dense_backward", x, w, dy)
+    check_dense(x.shape, w.shape, fn="dense_backward")
+    if dy.shape != x.shape[:-1] + (w.shape[1],):
+        raise ValueError(f"dense_backward: dy.shape={dy.shape} but x.shape={x.shape} and "
+                         f"w.shape={w.shape} give y of shape {x.shape[:-1] + (w.shape[1],)}")
+    x2 = x.reshape(-1, w.shape[0])
+    dy2 = dy.reshape(-1, w.shape[1])
+    dx = (dy2 @ w.T).reshape(x.shape) if need_dx else None  # BLAS
+    dw = x2.T @ dy2 if need_dw else None  # BLAS
+    db = dy2.sum(axis=0, dtype=np.float64).astype(dy.dtype) if need_db else None
+    return dx, dw, db

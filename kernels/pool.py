@@ -1,0 +1,286 @@
+"""2-D max and average pooling, channels-last, as plain loops.
+
+Every loop kernel is one source with two names: the plain Python function, e.g.
+`_max_pool2d_loops`, and its jitted alias,
+`max_pool2d_loops = njit(parallel=True, cache=True)(_max_pool2d_loops)`. Call the plain one, or
+run anything with NUMBA_DISABLE_JIT=1, and the same lines run in the Python interpreter with the
+same numbers (`prange` is an ordinary `range` there). The drivers take `jit=False` to use
+the plain kernels for one call. There is no BLAS here: pooling is pure memory traffic.
+
+Shapes: x `(batch, height, width, channels)`, y `(batch, out_h, out_w, channels)`. Window
+(oh, ow) covers input rows `oh*sh - pad_top + i` for `i < ph` and columns `ow*sw - pad_left + j`
+for `j < pw`; out_h, out_w and the padding follow Keras (geometry.py). Every window holds at
+least one real pixel (Keras puts at most (pool - 1) / 2 padding before the first one).
+
+  * Max pooling ignores the padding (as if it were -inf). Its gradient goes to the window's
+    maximum; on ties, to the first maximum in row-major order (i, then j), as TensorFlow and
+    PyTorch do. A NaN counts as the maximum, so NaNs propagate. The forward pass records where
+    each maximum was (`argmax`, the flat index ih * width + iw), and the backward pass uses it.
+  * Average pooling with 'same' divides by the number of real pixels in the window, not by
+    ph * pw: at the border Keras averages only over what is there.
+
+Parallelism: forward kernels split the (image, output row) pairs over threads (each output is
+written once). Backward kernels add into dx, and windows overlap when strides < pool_size, so
+each parallel iteration owns one whole image.
+"""
+
+import numpy as np
+from numba import njit, prange
+
+from .geometry import float_arrays, pool_geometry
+
+
+def _max_pool2d_loops(x, out_h, out_w, ph, pw, sh, sw, pad_top, pad_left, y, argmax):
+    """y = the maximum of each window; argmax = where it was (ih * width + iw).
+
+    Loop nest:
+
+        for r in prange(batch * out_h):              # (image, output row) pairs, in parallel
+            n, oh = r // out_h, r % out_h
+            for ow in range(out_w):
+                y[n, oh, ow, :] = -inf
+                for i in range(ph):                  # real pixels of the window only
+                    for j in range(pw):
+                        for c in range(channels):
+                            if x[n, ih, iw, c] > y[n, oh, ow, c]:    # strict: first max wins
+                                y[n, oh, ow, c] = x[n, ih, iw, c]
+                                argmax[n, oh, ow, c] = ih * width + iw
+
+    Args:
+        x: `(batch, height, width, channels)`.
+        out_h, out_w, ph, pw, sh, sw, pad_top, pad_left: the Geometry.
+        y: `(batch, out_h, out_w, channels)`, overwritten.
+        argmax: int32 `(batch, out_h, out_w, channels)`, overwritten.
+
+    Returns:
+        y.
+    """
+    n_img, h, w, ch = x.shape
+    for r in prange(n_img * out_h):
+        n = r // out_h
+        oh = r % out_h
+        for ow in range(out_w):
+            for c in range(ch):
+                y[n, oh, ow, c] = -np.inf
+                argmax[n, oh, ow, c] = -1
+            for i in range(ph):
+                ih = oh * sh - pad_top + i
+                if ih < 0 or ih >= h:
+                    continue
+                for j in range(pw):
+                    iw = ow * sw - pad_left + j
+                    if iw < 0 or iw >= w:
+                        continue
+                    for c in range(ch):
+                        v = x[n, ih, iw, c]
+                        best = y[n, oh, ow, c]
+                        # `v != v` is NaN: the first NaN wins and stays (NaN > nothing)
+                        if v > best or (v != v and best == best) or argmax[n, oh, ow, c] < 0:
+                            y[n, oh, ow, c] = v
+                            argmax[n, oh, ow, c] = ih * w + iw
+    return y
+
+
+max_pool2d_loops = njit(parallel=True, cache=True)(_max_pool2d_loops)
+
+
+def _max_pool2d_backward_loops(dy, argmax, dx):
+    """dx = dy sent to the recorded maximum of each window.
+
+    Loop nest:
+
+        for n in prange(batch):                      # one image per iteration: windows overlap
+            dx[n] = 0
+            for oh, ow, c:
+                k = argmax[n, oh, ow, c]
+                dx[n, k // width, k % width, c] += dy[n, oh, ow, c]
+
+    Args:
+        dy: `(batch, out_h, out_w, channels)`.
+        argmax: int32 `(batch, out_h, out_w, channels)` from `_max_pool2d_loops`.
+        dx: `(batch, height, width, channels)`, overwritten.
+
+    Returns:
+        dx.
+    """
+    n_img, out_h, out_w, ch = dy.shape
+    w = dx.shape[2]
+    for n in prange(n_img):
+        dx[n] = 0
+        for oh in range(out_h):
+            for ow in range(out_w):
+                for c in range(ch):
+                    k = argmax[n, oh, ow, c]
+                    dx[n, k // w, k % w, c] += dy[n, oh, ow, c]
+    return dx
+
+
+max_pool2d_backward_loops = njit(parallel=True, cache=True)(_max_pool2d_backward_loops)
+
+
+def _avg_pool2d_loops(x, out_h, out_w, ph, pw, sh, sw, pad_top, pad_left, y):
+    """y = the mean of each window over its real pixels.
+
+    Loop nest:
+
+        for r in prange(batch * out_h):              # (image, output row) pairs, in parallel
+            n, oh = r // out_h, r % out_h
+            for ow in range(out_w):
+                rows ih0:ih1, columns iw0:iw1 = the window clipped to the image
+                y[n, oh, ow, :] = sum of x[n, ih0:ih1, iw0:iw1, :] / ((ih1 - ih0) * (iw1 - iw0))
+
+    Args:
+        x: `(batch, height, width, channels)`.
+        out_h, out_w, ph, pw, sh, sw, pad_top, pad_left: the Geometry.
+        y: `(batch, out_h, out_w, channels)`, overwritten.
+
+    Returns:
+        y.
+    """
+    n_img, h, w, ch = x.shape
+    for r in prange(n_img * out_h):
+        n = r // out_h
+        oh = r % out_h
+        ih0 = max(oh * sh - pad_top, 0)
+        ih1 = min(oh * sh - pad_top + ph, h)
+        for ow in range(out_w):
+            iw0 = max(ow * sw - pad_left, 0)
+            iw1 = min(ow * sw - pad_left + pw, w)
+            count = (ih1 - ih0) * (iw1 - iw0)
+            for c in range(ch):
+                y[n, oh, ow, c] = 0
+            for ih in range(ih0, ih1):
+                for iw in range(iw0, iw1):
+                    for c in range(ch):
+                        y[n, oh, ow, c] += x[n, ih, iw, c]
+            for c in range(ch):
+                y[n, oh, ow, c] /= count
+    return y
+
+
+avg_pool2d_loops = njit(parallel=True, cache=True)(_avg_pool2d_loops)
+
+
+def _avg_pool2d_backward_loops(dy, out_h, out_w, ph, pw, sh, sw, pad_top, pad_left, dx):
+    """dx = each window's dy divided by its count of real pixels, added to each of them.
+
+    Loop nest:
+
+        for n in prange(batch):                      # one image per iteration: windows overlap
+            dx[n] = 0
+            for oh, ow:
+                rows ih0:ih1, columns iw0:iw1 = the window clipped to the image
+                dx[n, ih0:ih1, iw0:iw1, :] += dy[n, oh, ow, :] / ((ih1 - ih0) * (iw1 - iw0))
+
+    Args:
+        dy: `(batch, out_h, out_w, channels)`.
+        out_h, out_w, ph, pw, sh, sw, pad_top, pad_left: the Geometry.
+        dx: `(batch, height, width, channels)`, overwritten.
+
+    Returns:
+        dx.
+    """
+    n_img, h, w, ch = dx.shape
+    for n in prange(n_img):
+        dx[n] = 0
+        for oh in range(out_h):
+            ih0 = max(oh * sh - pad_top, 0)
+            ih1 = min(oh * sh - pad_top + ph, h)
+            for ow in range(out_w):
+                iw0 = max(ow * sw - pad_left, 0)
+                iw1 = min(ow * sw - pad_left + pw, w)
+                count = (ih1 - ih0) * (iw1 - iw0)
+                for ih in range(ih0, ih1):
+                    for iw in range(iw0, iw1):
+                        for c in range(ch):
+                            dx[n, ih, iw, c] += dy[n, oh, ow, c] / count
+    return dx
+
+
+avg_pool2d_backward_loops = njit(parallel=True, cache=True)(_avg_pool2d_backward_loops)
+
+
+def max_pool2d_forward(x, pool_size=2, strides=None, padding="valid", *, jit=True):
+    """Max pooling: y and the argmax that `max_pool2d_backward` needs.
+
+    Args:
+        x: `(batch, height, width, channels)`, float32 or float64.
+        pool_size, strides: an int or a pair; strides None means pool_size.
+        padding: "valid" or "same" (the padding never wins a max).
+        jit: False runs the plain-Python loop.
+
+    Returns:
+        `(y, argmax)`: y `(batch, out_h, out_w, channels)` and int32 argmax of the same shape,
+        the flat index `ih * width + iw` of each window's first maximum.
+    """
+    (x,) = float_arrays("max_pool2d", x)
+    g = pool_geometry(x.shape, pool_size, strides, padding, fn="max_pool2d")
+    shape = (x.shape[0], g.out_h, g.out_w, x.shape[3])
+    y = np.empty(shape, dtype=x.dtype)
+    argmax = np.empty(shape, dtype=np.int32)
+    kernel = max_pool2d_loops if jit else _max_pool2d_loops
+    kernel(x, g.out_h, g.out_w, g.kh, g.kw, g.sh, g.sw, g.pad_top, g.pad_left, y, argmax)
+    return y, argmax
+
+
+def max_pool2d_backward(dy, argmax, x_shape, *, jit=True):
+    """dx of max pooling from dy and the forward pass's argmax.
+
+    Args:
+        dy: `(batch, out_h, out_w, channels)`.
+        argmax: int32, dy's shape, from `max_pool2d_forward`.
+        x_shape: `(batch, height, width, channels)` of the forward input.
+        jit: False runs the plain-Python loop.
+
+    Returns:
+        dx of shape x_shape and dy's dtype.
+    """
+    (dy,) = float_arrays("max_pool2d_backward", dy)
+    if argmax.shape != dy.shape:
+        raise ValueError(f"max_pool2d_backward: argmax.shape={argmax.shape} must equal "
+                         f"dy.shape={dy.shape}")
+    dx = np.empty(tuple(x_shape), dtype=dy.dtype)
+    kernel = max_pool2d_backward_loops if jit else _max_pool2d_backward_loops
+    return kernel(dy, np.ascontiguousarray(argmax, dtype=np.int32), dx)
+
+
+def avg_pool2d_forward(x, pool_size=2, strides=None, padding="valid", *, jit=True):
+    """Average pooling (over the real pixels of each window).
+
+    Args:
+        x: `(batch, height, width, channels)`, float32 or float64.
+        pool_size, strides: an int or a pair; strides None means pool_size.
+        padding: "valid" or "same".
+        jit: False runs the plain-Python loop.
+
+    Returns:
+        y `(batch, out_h, out_w, channels)`.
+    """
+    (x,) = float_arrays("avg_pool2d", x)
+    g = pool_geometry(x.shape, pool_size, strides, padding, fn="avg_pool2d")
+    y = np.empty((x.shape[0], g.out_h, g.out_w, x.shape[3]), dtype=x.dtype)
+    kernel = avg_pool2d_loops if jit else _avg_pool2d_loops
+    return kernel(x, g.out_h, g.out_w, g.kh, g.kw, g.sh, g.sw, g.pad_top, g.pad_left, y)
+
+
+def avg_pool2d_backward(dy, x_shape, pool_size=2, strides=None, padding="valid", *, jit=True):
+    """dx of average pooling.
+
+    Args:
+        dy: `(batch, out_h, out_w, channels)`.
+        x_shape: `(batch, height, width, channels)` of the forward input.
+        pool_size, strides, padding: as given to `avg_pool2d_forward`.
+        jit: False runs the plain-Python loop.
+
+    Returns:
+        dx of shape x_shape and dy's dtype.
+    """
+    (dy,) = float_arrays("avg_pool2d_backward", dy)
+    g = pool_geometry(tuple(x_shape), pool_size, strides, padding, fn="avg_pool2d")
+    expected = (x_shape[0], g.out_h, g.out_w, x_shape[3])
+    if dy.shape != expected:
+        raise ValueError(f"avg_pool2d_backward: dy.shape={dy.shape} but pooling x.shape="
+                         f"{tuple(x_shape)} gives {expected}")
+    dx = np.empty(tuple(x_shape), dtype=dy.dtype)
+    kernel = avg_pool2d_backward_loops if jit else _avg_pool2d_backward_loops
+    return kernel(dy, g.out_h, g.out_w, g.kh, g.kw, g.sh, g.sw, g.pad_top, g.pad_left, dx)
