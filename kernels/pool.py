@@ -146,7 +146,8 @@ def _avg_pool2d_loops(x, out_h, out_w, ph, pw, sh, sw, pad_top, pad_left, y):
         for ow in range(out_w):
             iw0 = max(ow * sw - pad_left, 0)
             iw1 = min(ow * sw - pad_left + pw, w)
-            count = (ih1 - ih0) * (iw1 - iw0)
+            # in y's dtype, so that float32 stays float32 in numba and in Python alike
+            count = y.dtype.type((ih1 - ih0) * (iw1 - iw0))
             for c in range(ch):
                 y[n, oh, ow, c] = 0
             for ih in range(ih0, ih1):
@@ -189,7 +190,7 @@ def _avg_pool2d_backward_loops(dy, out_h, out_w, ph, pw, sh, sw, pad_top, pad_le
             for ow in range(out_w):
                 iw0 = max(ow * sw - pad_left, 0)
                 iw1 = min(ow * sw - pad_left + pw, w)
-                count = (ih1 - ih0) * (iw1 - iw0)
+                count = dx.dtype.type((ih1 - ih0) * (iw1 - iw0))
                 for ih in range(ih0, ih1):
                     for iw in range(iw0, iw1):
                         for c in range(ch):
