@@ -371,7 +371,7 @@ def test_kernels_reject_integer_arrays_and_wrong_gradient_shapes():
         avg_pool2d_backward(np.zeros((1, 3, 3, 1)), (1, 4, 4, 1), 2)
 
 
-# ---- PyTorch parity (skipped when torch is not installed) -----------------------------------------
+# ---- PyTorch parity (skipped when torch is not installed) ----------------------------------------
 
 def _torch_keras_pad(torch, x_nchw, g, value=0.0):
     """Pad an NCHW tensor the Keras way: F.pad takes (left, right, top, bottom)."""
