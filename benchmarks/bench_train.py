@@ -1,0 +1,82 @@
+"""A whole training step of the source document's model, tinyvid beside PyTorch.
+
+The model (section 4.2): Conv2D(32, 3x3, relu) -> Conv2D(64, 3x3, relu) -> Flatten ->
+Dense(64, relu) -> Dense(10, softmax), on a batch of 32 frames of 64x64x3, Adam, categorical
+cross-entropy. One step = forward, loss, backward, optimizer update. The two libraries' steps
+are timed alternately in one run, so drift on a shared machine hits both alike.
+"""
+
+import numpy as np
+
+from benchmarks.common import alternating_median_times, median_time, optional_torch
+
+BATCH, FRAME, CLASSES = 32, 64, 10
+
+
+def tinyvid_step(seed=0):
+    """A function running one training step of the document's model in tinyvid."""
+    from tinyvid.layers import Conv2D, Dense, Flatten
+    from tinyvid.models import Sequential
+    from tinyvid.optimizers import Adam
+
+    rng = np.random.default_rng(seed)
+    x = rng.random((BATCH, FRAME, FRAME, 3), dtype=np.float32)
+    y = np.eye(CLASSES, dtype=np.float32)[rng.integers(0, CLASSES, BATCH)]
+    model = Sequential()
+    model.add(Conv2D(32, (3, 3), activation="relu", input_shape=(FRAME, FRAME, 3)))
+    model.add(Conv2D(64, (3, 3), activation="relu"))
+    model.add(Flatten())
+    model.add(Dense(64, activation="relu"))
+    model.add(Dense(CLASSES, activation="softmax"))
+    model.compile(optimizer=Adam(learning_rate=0.001), loss="categorical_crossentropy")
+    return lambda: model.train_on_batch(x, y)
+
+
+def torch_step(torch, seed=0):
+    """The same step in PyTorch (channels-first, its fastest CPU layout; logits + CrossEntropyLoss
+    is softmax + categorical cross-entropy; Adam with Keras's epsilon)."""
+    nn = torch.nn
+    torch.manual_seed(seed)
+    model = nn.Sequential(
+        nn.Conv2d(3, 32, 3), nn.ReLU(), nn.Conv2d(32, 64, 3), nn.ReLU(), nn.Flatten(),
+        nn.Linear(64 * (FRAME - 4) ** 2, 64), nn.ReLU(), nn.Linear(64, CLASSES),
+    )
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.001, eps=1e-7)
+    loss_fn = nn.CrossEntropyLoss()
+    x = torch.rand(BATCH, 3, FRAME, FRAME)
+    y = torch.randint(0, CLASSES, (BATCH,))
+
+    def step():
+        optimizer.zero_grad()
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        optimizer.step()
+
+    return step
+
+
+def run(quick=False):
+    """Frames per second of a training step for tinyvid and (if installed) PyTorch, and the ratio."""
+    repeats = 3 if quick else 10
+    torch = optional_torch()
+    steps = {"tinyvid": tinyvid_step()}
+    if torch is not None:
+        steps["torch"] = torch_step(torch)
+        times = alternating_median_times(steps, repeats=repeats, warmup=2)
+    else:
+        times = {"tinyvid": median_time(steps["tinyvid"], repeats=repeats, warmup=2)}
+    result = {
+        "name": "training step (document's model, batch 32, 64x64x3, Adam)",
+        "tinyvid_ms": times["tinyvid"] * 1e3,
+        "tinyvid_fps": BATCH / times["tinyvid"],
+    }
+    if "torch" in times:
+        result["torch_ms"] = times["torch"] * 1e3
+        result["torch_fps"] = BATCH / times["torch"]
+        result["ratio_vs_torch"] = result["tinyvid_fps"] / result["torch_fps"]
+    return [result]
+
+
+if __name__ == "__main__":
+    for row in run():
+        print(row)
