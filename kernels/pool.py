@@ -15,7 +15,8 @@ least one real pixel (Keras puts at most (pool - 1) / 2 padding before the first
   * Max pooling ignores the padding (as if it were -inf). Its gradient goes to the window's
     maximum; on ties, to the first maximum in row-major order (i, then j), as TensorFlow and
     PyTorch do. A NaN counts as the maximum, so NaNs propagate. The forward pass records where
-    each maximum was (`argmax`, the flat index ih * width + iw), and the backward pass uses it.
+    each maximum was (`argmax`: the flat index into the image x[n], (ih * width + iw) *
+    channels + c), and the backward pass adds dy there without any division.
   * Average pooling with 'same' divides by the number of real pixels in the window, not by
     ph * pw: at the border Keras averages only over what is there.
 
@@ -31,7 +32,7 @@ from .geometry import float_arrays, pool_geometry
 
 
 def _max_pool2d_loops(x, out_h, out_w, ph, pw, sh, sw, pad_top, pad_left, y, argmax):
-    """y = the maximum of each window; argmax = where it was (ih * width + iw).
+    """y = the maximum of each window; argmax = where it was, as a flat index into x[n].
 
     Loop nest:
 
@@ -44,7 +45,7 @@ def _max_pool2d_loops(x, out_h, out_w, ph, pw, sh, sw, pad_top, pad_left, y, arg
                         for c in range(channels):
                             if x[n, ih, iw, c] > y[n, oh, ow, c]:    # strict: first max wins
                                 y[n, oh, ow, c] = x[n, ih, iw, c]
-                                argmax[n, oh, ow, c] = ih * width + iw
+                                argmax[n, oh, ow, c] = (ih*width + iw)*channels + c
 
     Args:
         x: `(batch, height, width, channels)`.
@@ -77,7 +78,7 @@ def _max_pool2d_loops(x, out_h, out_w, ph, pw, sh, sw, pad_top, pad_left, y, arg
                         # `v != v` is NaN: the first NaN wins and stays (NaN > nothing)
                         if v > best or (v != v and best == best) or argmax[n, oh, ow, c] < 0:
                             y[n, oh, ow, c] = v
-                            argmax[n, oh, ow, c] = ih * w + iw
+                            argmax[n, oh, ow, c] = (ih * w + iw) * ch + c
     return y
 
 
@@ -92,26 +93,23 @@ def _max_pool2d_backward_loops(dy, argmax, dx):
         for n in prange(batch):                      # one image per iteration: windows overlap
             dx[n] = 0
             for oh, ow, c:
-                k = argmax[n, oh, ow, c]
-                dx[n, k // width, k % width, c] += dy[n, oh, ow, c]
+                dx[n, argmax[n, oh, ow, c]] += dy[n, oh, ow, c]
 
     Args:
         dy: `(batch, out_h, out_w, channels)`.
         argmax: int32 `(batch, out_h, out_w, channels)` from `_max_pool2d_loops`.
-        dx: `(batch, height, width, channels)`, overwritten.
+        dx: `(batch, height * width * channels)`, each image flattened; overwritten.
 
     Returns:
         dx.
     """
     n_img, out_h, out_w, ch = dy.shape
-    w = dx.shape[2]
     for n in prange(n_img):
         dx[n] = 0
         for oh in range(out_h):
             for ow in range(out_w):
                 for c in range(ch):
-                    k = argmax[n, oh, ow, c]
-                    dx[n, k // w, k % w, c] += dy[n, oh, ow, c]
+                    dx[n, argmax[n, oh, ow, c]] += dy[n, oh, ow, c]
     return dx
 
 
@@ -212,7 +210,8 @@ def max_pool2d_forward(x, pool_size=2, strides=None, padding="valid", *, jit=Tru
 
     Returns:
         `(y, argmax)`: y `(batch, out_h, out_w, channels)` and int32 argmax of the same shape,
-        the flat index `ih * width + iw` of each window's first maximum.
+        the flat index `(ih * width + iw) * channels + c` into x[n] of each window's first
+        maximum.
     """
     (x,) = float_arrays("max_pool2d", x)
     g = pool_geometry(x.shape, pool_size, strides, padding, fn="max_pool2d")
@@ -242,7 +241,8 @@ def max_pool2d_backward(dy, argmax, x_shape, *, jit=True):
                          f"dy.shape={dy.shape}")
     dx = np.empty(tuple(x_shape), dtype=dy.dtype)
     kernel = max_pool2d_backward_loops if jit else _max_pool2d_backward_loops
-    return kernel(dy, np.ascontiguousarray(argmax, dtype=np.int32), dx)
+    kernel(dy, np.ascontiguousarray(argmax, dtype=np.int32), dx.reshape(dx.shape[0], -1))
+    return dx
 
 
 def avg_pool2d_forward(x, pool_size=2, strides=None, padding="valid", *, jit=True):

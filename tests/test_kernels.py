@@ -316,7 +316,7 @@ def test_max_pooling_propagates_nan_and_handles_minus_infinity():
     x[0, 1, 3, 0] = np.nan
     y, argmax = max_pool2d_forward(x, 2)
     assert y[0, 0, 0, 0] == -np.inf and np.isnan(y[0, 0, 1, 0])
-    assert argmax[0, 0].ravel().tolist() == [0, 7]       # the first -inf; the NaN at (1, 3)
+    assert argmax[0, 0].ravel().tolist() == [0, 7]   # the first -inf; the NaN at (1, 3): 1*4 + 3
     np.testing.assert_array_equal(max_pool2d_reference(x, 2), y)
 
 
@@ -386,8 +386,8 @@ def test_conv2d_equals_pytorch(case):
     x, w, b = random(x_shape, np.float64, 1), random(w_shape, np.float64, 2), random(w_shape[3],
                                                                                      np.float64, 3)
     g = conv_geometry(x_shape, w_shape, strides, padding, dilation)
-    tx = torch.tensor(x).permute(0, 3, 1, 2).requires_grad_()
-    tw = torch.tensor(w).permute(3, 2, 0, 1).requires_grad_()
+    tx = torch.tensor(x).permute(0, 3, 1, 2).contiguous().requires_grad_()
+    tw = torch.tensor(w).permute(3, 2, 0, 1).contiguous().requires_grad_()
     tb = torch.tensor(b).requires_grad_()
     ty = torch.nn.functional.conv2d(_torch_keras_pad(torch, tx, g), tw, tb,
                                     stride=(g.sh, g.sw), dilation=(g.dil_h, g.dil_w))
@@ -395,7 +395,7 @@ def test_conv2d_equals_pytorch(case):
     np.testing.assert_allclose(y, ty.permute(0, 2, 3, 1).detach().numpy(), rtol=1e-10,
                                atol=1e-10)
     dy = random(y.shape, np.float64, 4)
-    ty.backward(torch.tensor(dy).permute(0, 3, 1, 2))
+    ty.backward(torch.tensor(dy).permute(0, 3, 1, 2).contiguous())
     dx, dw, db = conv2d_backward(dy, x, w, strides, padding, dilation)
     np.testing.assert_allclose(dx, tx.grad.permute(0, 2, 3, 1).numpy(), rtol=1e-10, atol=1e-10)
     np.testing.assert_allclose(dw, tw.grad.permute(2, 3, 1, 0).numpy(), rtol=1e-10, atol=1e-10)
@@ -411,23 +411,23 @@ def test_pooling_equals_pytorch(case):
     g = pool_geometry(x_shape, pool, strides, padding)
     kernel, stride = (g.kh, g.kw), (g.sh, g.sw)
 
-    tx = torch.tensor(x).permute(0, 3, 1, 2).requires_grad_()
+    tx = torch.tensor(x).permute(0, 3, 1, 2).contiguous().requires_grad_()
     ty = F.max_pool2d(_torch_keras_pad(torch, tx, g, -np.inf), kernel, stride)
     y, argmax = max_pool2d_forward(x, pool, strides, padding)
     np.testing.assert_array_equal(y, ty.permute(0, 2, 3, 1).detach().numpy())
     dy = random(y.shape, np.float64, 2)
-    ty.backward(torch.tensor(dy).permute(0, 3, 1, 2))
+    ty.backward(torch.tensor(dy).permute(0, 3, 1, 2).contiguous())
     np.testing.assert_allclose(max_pool2d_backward(dy, argmax, x.shape),
                                tx.grad.permute(0, 2, 3, 1).numpy(), rtol=1e-12, atol=1e-12)
 
     # Keras averages over real pixels only: the mean of the zero-padded input divided by the
     # mean of a zero-padded mask of ones.
-    tx = torch.tensor(x).permute(0, 3, 1, 2).requires_grad_()
+    tx = torch.tensor(x).permute(0, 3, 1, 2).contiguous().requires_grad_()
     mask = _torch_keras_pad(torch, torch.ones_like(tx[:1, :1]), g)
     ty = F.avg_pool2d(_torch_keras_pad(torch, tx, g), kernel, stride) / F.avg_pool2d(
         mask, kernel, stride)
     np.testing.assert_allclose(avg_pool2d_forward(x, pool, strides, padding),
                                ty.permute(0, 2, 3, 1).detach().numpy(), rtol=1e-12, atol=1e-12)
-    ty.backward(torch.tensor(dy).permute(0, 3, 1, 2))
+    ty.backward(torch.tensor(dy).permute(0, 3, 1, 2).contiguous())
     np.testing.assert_allclose(avg_pool2d_backward(dy, x.shape, pool, strides, padding),
                                tx.grad.permute(0, 2, 3, 1).numpy(), rtol=1e-12, atol=1e-12)
