@@ -1,0 +1,91 @@
+"""Conv2D: a 2-D convolution over frames, channels last, with Keras's arguments and defaults.
+
+    y[n, i, j, o] = activation( b[o] + sum over (p, q, c) of
+                                x[n, i*sh + p*dh - pad_top, j*sw + q*dw - pad_left, c] * W[p, q, c, o] )
+
+Shapes: x `(batch, height, width, c_in)` -> y `(batch, out_h, out_w, filters)`; the kernel W is
+`(kh, kw, c_in, filters)` and the bias b `(filters,)`, Keras's layouts, so `set_weights` takes a
+Keras model's `get_weights()` unchanged. The arithmetic is nn_ops.conv2d (im2col + BLAS).
+
+Output size per spatial axis (Keras's rules):
+    padding='valid':  out = floor((size - (k - 1) * dilation - 1) / stride) + 1
+    padding='same':   out = ceil(size / stride)          (zeros padded around the frame)
+"""
+
+from tinyvid import nn_ops
+from tinyvid.layers.base import (
+    InputSpec, Layer, check_data_format, is_positive_int, output_length, standardize_padding,
+    standardize_pair,
+)
+from tinyvid.layers.core import _activation
+
+
+class Conv2D(Layer):
+    """2-D convolution layer.
+
+    Args:
+        filters: the number of output channels (kernels), a positive int.
+        kernel_size: an int or a pair `(kh, kw)`.
+        strides: an int or a pair; the step between windows. Default 1.
+        padding: 'valid' (no padding, the output shrinks) or 'same' (pad so that
+            out = ceil(size / stride)).
+        dilation_rate: an int or a pair; the spacing between kernel taps. Default 1.
+        activation: a name ('relu', ...) or a function; None means linear.
+        use_bias: whether to add a bias per filter.
+        kernel_initializer, bias_initializer: Keras's defaults, 'glorot_uniform' (with
+            fan_in = kh * kw * c_in, fan_out = kh * kw * filters) and 'zeros'.
+        data_format: only 'channels_last' (or None), Keras's default.
+    """
+
+    def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid", data_format=None,
+                 dilation_rate=(1, 1), activation=None, use_bias=True,
+                 kernel_initializer="glorot_uniform", bias_initializer="zeros", **kwargs):
+        super().__init__(**kwargs)
+        if not is_positive_int(filters):
+            raise self._invalid("filters", "expected a strictly positive integer", filters)
+        self.filters = int(filters)
+        self.kernel_size = standardize_pair(kernel_size, "kernel_size", self)
+        self.strides = standardize_pair(strides, "strides", self)
+        self.padding = standardize_padding(padding, self)
+        check_data_format(data_format, self)
+        self.dilation_rate = standardize_pair(dilation_rate, "dilation_rate", self)
+        if max(self.strides) > 1 and max(self.dilation_rate) > 1:
+            raise self._invalid("dilation_rate", "strides > 1 together with dilation_rate > 1 is not "
+                                f"supported (as in Keras); strides={self.strides}", dilation_rate)
+        self.activation = _activation(activation, self)
+        self.use_bias = use_bias
+        self.kernel_initializer, self.bias_initializer = kernel_initializer, bias_initializer
+        self.input_spec = InputSpec(ndim=4)
+
+    def build(self, input_shape):
+        c_in = input_shape[-1]
+        if c_in is None:
+            raise ValueError(f"Conv2D layer '{self.name}': the channel axis (-1) of the input must be "
+                             f"known, received input shape {tuple(input_shape)}")
+        self._check_output_size(input_shape)
+        kh, kw = self.kernel_size
+        self.kernel = self.add_weight((kh, kw, c_in, self.filters), self.kernel_initializer, "kernel")
+        self.bias = self.add_weight((self.filters,), self.bias_initializer, "bias") if self.use_bias else None
+        self.input_spec = InputSpec(ndim=4, axes={-1: c_in})
+        self.built = True
+
+    def call(self, x, training=False):
+        self._check_output_size(x.shape)
+        y = nn_ops.conv2d(x, self.kernel, self.bias, strides=self.strides, padding=self.padding,
+                          dilation_rate=self.dilation_rate)
+        return self.activation(y)
+
+    def compute_output_shape(self, input_shape):
+        n, h, w, _ = input_shape
+        (kh, kw), (sh, sw), (dh, dw) = self.kernel_size, self.strides, self.dilation_rate
+        out_h = output_length(h, kh, sh, dh, self.padding)
+        out_w = output_length(w, kw, sw, dw, self.padding)
+        return (n, out_h, out_w, self.filters)
+
+    def _check_output_size(self, input_shape):
+        _, out_h, out_w, _ = self.compute_output_shape(input_shape)
+        if (out_h is not None and out_h <= 0) or (out_w is not None and out_w <= 0):
+            raise ValueError(
+                f"Conv2D layer '{self.name}': computed output size would be negative or zero: "
+                f"input shape {tuple(input_shape)}, kernel_size={self.kernel_size}, "
+                f"strides={self.strides}, dilation_rate={self.dilation_rate}, padding='{self.padding}'")
