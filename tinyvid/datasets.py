@@ -1,0 +1,532 @@
+"""Folders of videos -> frames -> batches, and a small synthetic video dataset to learn on.
+
+    make_moving_shapes(root)           writes root/<class>/<video>.mp4: shapes moving over noise
+    VideoFolder(root, num_frames=8)    one sub-folder per class (as UCF101 is laid out); item i is
+                                       (frames uint8 (num_frames, h, w, 3), label)
+    FrameBatches(folder)               batches of single frames for `fit`, x float32 in [0, 1]
+    evaluate_videos(predict, folder)   frame- and video-level accuracy
+
+A frame model classifies one frame at a time; a video's class is the mean of its frames'
+probabilities (the single-frame baseline of Karpathy et al., "Large-scale Video Classification
+with Convolutional Neural Networks", CVPR 2014). Train and validation are split by video, never
+by frame: frames of one clip are near copies of each other, and a validation frame whose
+neighbour was trained on would measure memory, not learning.
+"""
+
+import collections
+import hashlib
+import json
+import logging
+import os
+import pathlib
+import tempfile
+import zipfile
+import zlib
+
+import imageio.v3 as iio
+import numpy as np
+
+from tinyvid.video import VideoReadError, _check_num_frames, _check_size, read_video, video_info
+
+log = logging.getLogger(__name__)
+
+VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv",
+                    ".flv", ".ogv", ".3gp")
+
+# --- a synthetic dataset: shapes moving over noise ---------------------------------------------
+
+COLOURS = {"red": (220, 40, 40), "green": (40, 190, 60), "blue": (50, 80, 230),
+           "yellow": (230, 210, 40), "magenta": (210, 50, 200), "cyan": (40, 200, 210)}
+SHAPES = ("circle", "square", "triangle")
+MOVING_SHAPES_CLASSES = ("red_circle", "green_square", "blue_triangle",
+                         "yellow_circle", "magenta_square", "cyan_triangle")
+
+
+def moving_shapes_video(name, index, num_frames=16, size=64, seed=0):
+    """The frames of one moving-shapes video, before encoding: the same arguments, the same pixels.
+
+    A shape of the class's colour (a little jittered) moves in a straight line and bounces off
+    the edges, over a grey background with fresh noise in every frame.
+
+    Args:
+        name: a class name "<colour>_<shape>", colour one of COLOURS, shape one of SHAPES.
+        index: which video of the class (each index is drawn from its own random stream).
+
+    Returns:
+        uint8 array of shape (num_frames, size, size, 3).
+    """
+    colour, _, shape = name.partition("_")
+    if colour not in COLOURS or shape not in SHAPES:
+        raise ValueError(f"Invalid moving-shapes class: {name!r} (expected '<colour>_<shape>', "
+                         f"colour one of {sorted(COLOURS)}, shape one of {list(SHAPES)})")
+    # Seeded by (seed, class name, index), so a video does not change when others are added.
+    rng = np.random.default_rng([seed, zlib.crc32(name.encode()), index])
+    radius = rng.uniform(0.12, 0.2) * size
+    position = rng.uniform(radius, size - radius, 2)
+    velocity = rng.uniform(0.02, 0.06, 2) * size * rng.choice([-1, 1], 2)
+    rgb = np.clip(np.array(COLOURS[colour]) + rng.integers(-20, 21, 3), 0, 255)
+    background, noise = rng.uniform(60, 160), rng.uniform(10, 30)
+
+    y, x = np.mgrid[0:size, 0:size] + 0.5
+    frames = np.empty((num_frames, size, size, 3), dtype=np.uint8)
+    for t in range(num_frames):
+        frame = background + noise * rng.standard_normal((size, size, 1))
+        dy, dx = y - position[0], x - position[1]
+        if shape == "circle":
+            inside = dy**2 + dx**2 <= radius**2
+        elif shape == "square":
+            inside = (np.abs(dy) <= 0.8 * radius) & (np.abs(dx) <= 0.8 * radius)
+        else:  # a triangle pointing up: below two slanted edges, above the base
+            inside = (dy <= 0.7 * radius) & (2 * np.abs(dx) - dy <= 1.3 * radius)
+        frames[t] = np.clip(np.where(inside[..., None], rgb, frame), 0, 255)
+        position += velocity
+        for axis in range(2):  # bounce
+            if not radius <= position[axis] <= size - radius:
+                velocity[axis] = -velocity[axis]
+                position[axis] = np.clip(position[axis], radius, size - radius)
+    return frames
+
+
+def make_moving_shapes(root, videos_per_class=30, num_frames=16, size=64, seed=0, fps=10,
+                       classes=MOVING_SHAPES_CLASSES):
+    """Write the moving-shapes dataset as h264 mp4 files (yuv420p), one sub-folder per class.
+
+    The default (6 classes x 30 videos x 16 frames of 64x64) writes in a few seconds and is
+    small enough for the document's conv net to train on 8 frames per video in minutes on a
+    CPU. Each default class has its own colour and its own shape, so one frame tells the class;
+    pass classes such as ("red_circle", "red_square", "blue_circle", "blue_square") for a set
+    where colour alone is not enough.
+
+    Args:
+        root: the folder to write; made if missing. A marker file (.moving-shapes.json) records
+            the arguments once every video is written: a second call with the same arguments
+            returns at once, and a call with other arguments writes the videos again.
+        videos_per_class, num_frames: the dataset's size.
+        size: frame height and width in pixels; even, as yuv420p needs.
+        seed: the same seed gives the same pixels (before encoding) on every machine.
+        fps: the frame rate written in the files.
+        classes: class names "<colour>_<shape>" (see COLOURS and SHAPES).
+
+    Returns:
+        root, as a pathlib.Path.
+    """
+    for name, value in (("videos_per_class", videos_per_class), ("num_frames", num_frames),
+                        ("fps", fps)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"Invalid {name}: {value!r} (expected a positive integer)")
+    if isinstance(size, bool) or not isinstance(size, int) or size < 16 or size % 2:
+        raise ValueError(f"Invalid size: {size!r} (expected an even integer >= 16: "
+                         f"yuv420p stores colour at half resolution)")
+    root = pathlib.Path(root)
+    marker = root / ".moving-shapes.json"
+    wanted = {"version": 1, "classes": list(classes), "videos_per_class": videos_per_class,
+              "num_frames": num_frames, "size": size, "seed": seed, "fps": fps}
+    if marker.exists() and json.loads(marker.read_text(encoding="utf-8")) == wanted:
+        return root
+    for name in classes:
+        moving_shapes_video(name, 0, num_frames=1, size=size, seed=seed)  # check every name first
+
+    marker.unlink(missing_ok=True)
+    for name in classes:
+        folder = root / name
+        folder.mkdir(parents=True, exist_ok=True)
+        for old in folder.glob(f"{name}_*.mp4"):  # left by an earlier, larger call
+            old.unlink()
+        for index in range(videos_per_class):
+            frames = moving_shapes_video(name, index, num_frames=num_frames, size=size, seed=seed)
+            path = folder / f"{name}_{index:04d}.mp4"
+            partial = folder / f".{path.stem}.partial.mp4"  # hidden: VideoFolder never lists it
+            iio.imwrite(partial, frames, plugin="pyav", codec="libx264", fps=fps,
+                        out_pixel_format="yuv420p")
+            os.replace(partial, path)
+    marker.write_text(json.dumps(wanted, indent=1), encoding="utf-8")
+    return root
+
+
+# --- a folder of videos, one sub-folder per class ----------------------------------------------
+
+
+class VideoFolder:
+    """The videos under root/<class name>/, each read as `num_frames` evenly spaced frames.
+
+    Class names are the sub-folders' names, sorted; label i is `classes[i]`. Videos are the
+    files with a video extension (VIDEO_EXTENSIONS) anywhere under a class folder; names
+    starting with "." are ignored.
+
+    Args:
+        root: the folder holding one sub-folder per class.
+        num_frames: frames per video, spread evenly over it (see `tinyvid.video.read_video`).
+        size: (height, width) the frames are resized to, or None to keep each video's size.
+        split: None for every video, or "train" / "validation".
+        validation_fraction: the share of each class's videos in the validation split: per
+            class, round(n * fraction) videos, at least 1 and at most n - 1 when the class has
+            2 or more videos and the fraction is above 0. Stratified, and by video.
+        seed: the split is a permutation seeded by (seed, class name): the same files and seed
+            give the same split, on any machine, whatever other classes there are.
+        cache_dir: None, or a folder for decoded frames: one .npz per video and setting, keyed
+            by the video's path relative to root, num_frames and size, and stamped with the
+            video's size in bytes and modification time, so a changed video is read again.
+            A second epoch then loads the frames instead of decoding the video.
+        on_error: "skip" (log one warning per unreadable video and leave it out) or "raise".
+
+    Unreadable files are found when the folder is made, by demuxing each video (no decoding)
+    unless its frames are already in the cache. A file that demuxes but fails to decode is
+    found later, when it is read: `FrameBatches`, `to_arrays` and `evaluate_videos` then skip
+    it in the same way (or raise), and `folder[i]` raises VideoReadError.
+    """
+
+    def __init__(self, root, num_frames=8, size=(64, 64), split=None, validation_fraction=0.2,
+                 seed=0, cache_dir=None, on_error="skip"):
+        _check_num_frames(num_frames)
+        if split not in (None, "train", "validation"):
+            raise ValueError(f"Invalid split: {split!r} (expected None, 'train' or 'validation')")
+        if not 0 <= validation_fraction < 1:
+            raise ValueError(f"Invalid validation_fraction: {validation_fraction!r} "
+                             f"(expected 0 <= fraction < 1)")
+        if on_error not in ("skip", "raise"):
+            raise ValueError(f"Invalid on_error: {on_error!r} (expected 'skip' or 'raise')")
+        self.root = pathlib.Path(root)
+        self.num_frames, self.size, self.split = num_frames, _check_size(size), split
+        self.on_error = on_error
+        self.skipped = []  # (path, reason) of every video left out
+        self.cache_dir = None
+        if cache_dir is not None:
+            # One sub-folder per dataset root, so two datasets can share a cache_dir.
+            tag = hashlib.sha1(str(self.root.resolve()).encode()).hexdigest()[:10]
+            self.cache_dir = pathlib.Path(cache_dir) / f"{self.root.resolve().name}-{tag}"
+
+        self.classes = _class_folders(self.root)
+        listed = []  # (path, label) of this split's videos, by class then name
+        for label, name in enumerate(self.classes):
+            videos = _list_videos(self.root / name)
+            if not videos:
+                log.warning("%s: class folder with no videos (extensions %s)",
+                            self.root / name, " ".join(VIDEO_EXTENSIONS))
+            for i in _split_indices(len(videos), name, split, validation_fraction, seed):
+                listed.append((videos[i], label))
+        if not listed:
+            if split is None:
+                raise ValueError(f"{self.root}: no videos in its class folders "
+                                 f"(looked for {' '.join(VIDEO_EXTENSIONS)})")
+            raise ValueError(f"{self.root}: the {split!r} split has no videos "
+                             f"(validation_fraction={validation_fraction})")
+
+        self.videos, labels = [], []
+        for path, label in listed:
+            if not self._is_cached(path):  # frames in the cache prove the video reads
+                try:
+                    video_info(path)
+                except (OSError, ValueError) as error:
+                    self._failed(path, error)
+                    continue
+            self.videos.append(path)
+            labels.append(label)
+        self.labels = np.array(labels, dtype=np.int64)
+        if self.skipped:
+            log.warning("%s: skipped %d of %d videos that could not be read", self.root,
+                        len(self.skipped), len(listed))
+        if not self.videos:
+            raise ValueError(f"{self.root}: none of its {len(listed)} videos could be read")
+
+    def __len__(self):
+        return len(self.videos)
+
+    def __getitem__(self, i):
+        """(frames, label): frames uint8 (num_frames, height, width, 3), label an int."""
+        path = self.videos[i]
+        frames = self._cached(path)
+        if frames is None:
+            stamp = None if self.cache_dir is None else self._stamp(path)  # before reading
+            frames = read_video(path, num_frames=self.num_frames, size=self.size)
+            self._store(path, frames, stamp)
+        return frames, int(self.labels[i])
+
+    def __repr__(self):
+        return (f"VideoFolder({str(self.root)!r}, {len(self)} videos, {len(self.classes)} classes, "
+                f"num_frames={self.num_frames}, size={self.size}, split={self.split!r})")
+
+    def to_arrays(self, label_mode="categorical"):
+        """Every frame in memory, for small sets: (x, y) as `fit(x, y)` takes them.
+
+        Returns:
+            x: float32 (videos * num_frames, height, width, 3) in [0, 1], video after video.
+            y: float32 one-hot (videos * num_frames, num_classes), or int64 (videos *
+                num_frames,) with label_mode="sparse".
+        """
+        _check_label_mode(label_mode)
+        frames, labels = [], []
+        for i in range(len(self)):
+            video_frames, label = self.read_or_skip(i)
+            if video_frames is not None:
+                frames.append(video_frames)
+                labels.append(label)
+        if not frames:
+            raise ValueError(f"{self.root}: none of its {len(self)} videos could be read")
+        x = np.concatenate(frames).astype(np.float32)
+        x /= 255
+        labels = np.repeat(labels, self.num_frames).astype(np.int64)
+        return x, _encode_labels(labels, len(self.classes), label_mode)
+
+    def read_or_skip(self, i):
+        """`self[i]`, or (None, label) after logging a warning when on_error is "skip"."""
+        try:
+            return self[i]
+        except (OSError, ValueError) as error:
+            if self.on_error == "raise":
+                raise
+            if self.videos[i] not in (path for path, _ in self.skipped):
+                self._failed(self.videos[i], error)
+            return None, int(self.labels[i])
+
+    # --- the frame cache --------------------------------------------------------------------
+
+    def _cache_path(self, path):
+        relative = path.relative_to(self.root)
+        size = "native" if self.size is None else f"{self.size[0]}x{self.size[1]}"
+        return self.cache_dir / relative.parent / f"{relative.name}.{self.num_frames}f.{size}.npz"
+
+    def _stamp(self, path):
+        # What makes a cached entry stale: the video's size and modification time, the
+        # settings, and a version bumped whenever read_video would give other pixels.
+        stat = path.stat()
+        return np.array([_CACHE_VERSION, stat.st_size, stat.st_mtime_ns, self.num_frames],
+                        dtype=np.int64)
+
+    def _cached(self, path, load=True):
+        """The cached frames of `path` (or True when not `load`), or None when not cached,
+        stale or unreadable."""
+        if self.cache_dir is None:
+            return None
+        try:
+            with np.load(self._cache_path(path), allow_pickle=False) as entry:
+                if np.array_equal(entry["stamp"], self._stamp(path)):
+                    return entry["frames"] if load else True
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+            pass  # missing, damaged, or written for another version of the video
+        return None
+
+    def _is_cached(self, path):
+        return self._cached(path, load=False) is not None
+
+    def _store(self, path, frames, stamp):
+        if self.cache_dir is None:
+            return
+        target = self._cache_path(path)
+        temporary = None
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            # Write a temporary file and rename it: a reader never sees half an entry.
+            with tempfile.NamedTemporaryFile(dir=target.parent, suffix=".tmp", delete=False) as f:
+                temporary = f.name
+                np.savez(f, frames=frames, stamp=stamp)
+            os.replace(temporary, target)
+        except OSError as error:  # a full disk should slow training down, not stop it
+            if temporary is not None:
+                pathlib.Path(temporary).unlink(missing_ok=True)
+            log.warning("could not write the frame cache %s: %s", target, error)
+
+    def _failed(self, path, error):
+        if self.on_error == "raise":
+            raise error
+        reason = str(error).removeprefix(f"{path}: ")  # VideoReadError starts with the path
+        self.skipped.append((path, reason))
+        log.warning("skipping %s: %s", path, reason)
+
+
+_CACHE_VERSION = 1
+
+
+def _class_folders(root):
+    if not root.exists():
+        raise FileNotFoundError(f"{root}: no such folder (expected root/<class name>/<videos>)")
+    if not root.is_dir():
+        raise NotADirectoryError(f"{root}: not a folder (expected root/<class name>/<videos>)")
+    classes = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if not classes:
+        raise ValueError(f"{root}: no class folders (expected one sub-folder of videos per "
+                         f"class, as root/<class name>/<video>.mp4)")
+    return classes
+
+
+def _list_videos(folder):
+    """Files with a video extension anywhere under `folder`, skipping hidden ones, sorted."""
+    return sorted(path for path in folder.rglob("*")
+                  if path.suffix.lower() in VIDEO_EXTENSIONS and path.is_file()
+                  and not any(part.startswith(".") for part in path.relative_to(folder).parts))
+
+
+def _split_indices(n, class_name, split, validation_fraction, seed):
+    """Which of a class's n videos (sorted by name) belong to the split, in sorted order."""
+    if split is None:
+        return range(n)
+    n_validation = round(n * validation_fraction)
+    if validation_fraction > 0 and n >= 2:
+        n_validation = min(max(n_validation, 1), n - 1)
+    order = np.random.default_rng([seed, zlib.crc32(class_name.encode())]).permutation(n)
+    chosen = order[:n_validation] if split == "validation" else order[n_validation:]
+    return sorted(chosen.tolist())
+
+
+def _check_label_mode(label_mode):
+    if label_mode not in ("categorical", "sparse"):
+        raise ValueError(f"Invalid label_mode: {label_mode!r} (expected 'categorical' or 'sparse')")
+
+
+def _encode_labels(labels, num_classes, label_mode):
+    if label_mode == "sparse":
+        return labels.astype(np.int64)
+    return np.eye(num_classes, dtype=np.float32)[labels].reshape(len(labels), num_classes)
+
+
+# --- batches of frames for fit -----------------------------------------------------------------
+
+
+class FrameBatches:
+    """Batches of single frames from a VideoFolder, in Keras's PyDataset protocol.
+
+    `len(batches)` is the number of batches per epoch, `batches[i]` is (x, y) and
+    `batches.on_epoch_end()` reshuffles, so `model.fit(batches, epochs=...)` trains on every
+    frame of every video once per epoch. Each frame is one sample.
+
+    Shuffling is windowed so that each video is decoded once per epoch even without a cache:
+    the videos are put in a random order and cut into windows of `batch_size` videos, and the
+    frames are shuffled within each window. A batch then mixes frames of about two thirds of
+    its window's videos. Batch i reads only the videos it needs, and the last 2 * batch_size
+    videos read are kept in memory, so memory is bounded by the batch size, not the dataset.
+
+    Args:
+        video_folder: a VideoFolder.
+        batch_size: frames per batch; the last batch may be smaller.
+        shuffle: a new order each epoch (seeded by (seed, epoch)); False gives the frames video
+            after video, as `evaluate_videos` and a validation set want them.
+        label_mode: "categorical" for one-hot float32 y of shape (batch, num_classes), "sparse"
+            for int64 y of shape (batch,).
+
+    Returns from `batches[i]`:
+        x: float32 (batch, height, width, 3) in [0, 1]; y as label_mode says.
+    """
+
+    def __init__(self, video_folder, batch_size=32, shuffle=True, seed=0, label_mode="categorical"):
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"Invalid batch_size: {batch_size!r} (expected a positive integer)")
+        _check_label_mode(label_mode)
+        self.folder, self.batch_size, self.shuffle = video_folder, batch_size, shuffle
+        self.seed, self.label_mode, self.epoch = seed, label_mode, 0
+        self._recent = collections.OrderedDict()  # video index -> frames, least recent first
+        self._order = self._sample_order()
+
+    def __len__(self):
+        return -(-len(self._order) // self.batch_size)
+
+    def __getitem__(self, i):
+        if not -len(self) <= i < len(self):
+            raise IndexError(f"FrameBatches: batch {i} out of range for {len(self)} batches")
+        i %= len(self)
+        samples = self._order[i * self.batch_size:(i + 1) * self.batch_size]  # (n, 2): video, frame
+        frames, labels = [], []
+        for video, t in samples:
+            video_frames = self._frames(video)
+            if video_frames is not None:  # None: unreadable and skipped
+                frames.append(video_frames[t])
+                labels.append(self.folder.labels[video])
+        if frames and len({f.shape for f in frames}) > 1:
+            raise ValueError(f"FrameBatches: batch {i} mixes frame sizes "
+                             f"{sorted({f.shape for f in frames})}; give the VideoFolder a size")
+        x = np.stack(frames).astype(np.float32) / np.float32(255) if frames else \
+            np.empty((0,) + (self.folder.size or (0, 0)) + (3,), dtype=np.float32)
+        y = _encode_labels(np.array(labels, dtype=np.int64), len(self.folder.classes), self.label_mode)
+        return x, y
+
+    def on_epoch_end(self):
+        """Draw the next epoch's order (a no-op without shuffle)."""
+        self.epoch += 1
+        if self.shuffle:
+            self._order = self._sample_order()
+
+    def _sample_order(self):
+        """(videos * num_frames, 2) int array of (video index, frame index), in epoch order."""
+        n, t = len(self.folder), self.folder.num_frames
+        rng = np.random.default_rng([self.seed, self.epoch])
+        videos = rng.permutation(n) if self.shuffle else np.arange(n)
+        windows = []
+        for start in range(0, n, self.batch_size):
+            window = videos[start:start + self.batch_size]
+            samples = np.stack(np.meshgrid(window, np.arange(t), indexing="ij"), -1).reshape(-1, 2)
+            windows.append(samples[rng.permutation(len(samples))] if self.shuffle else samples)
+        return np.concatenate(windows)
+
+    def _frames(self, video):
+        if video in self._recent:
+            self._recent.move_to_end(video)
+            return self._recent[video]
+        frames, _ = self.folder.read_or_skip(video)
+        self._recent[video] = frames
+        if len(self._recent) > 2 * self.batch_size:
+            self._recent.popitem(last=False)
+        return frames
+
+
+# --- evaluation: frames and videos -------------------------------------------------------------
+
+
+def evaluate_videos(predict_fn, video_folder, batch_size=32):
+    """Frame-level and video-level accuracy of a frame classifier.
+
+    A video's prediction is the mean of its frames' class probabilities,
+
+        p(class | video) = (1 / T) sum_t p(class | frame t),
+
+    and its predicted class the argmax: the single-frame baseline of Karpathy et al. (CVPR
+    2014), which often beats every frame alone because frames a model gets wrong are outvoted.
+
+    Args:
+        predict_fn: maps float32 frames (n, height, width, 3) in [0, 1] to class probabilities
+            (n, num_classes); a model's `predict` will do.
+        video_folder: a VideoFolder (usually split="validation"); unreadable videos are skipped
+            or raise as its on_error says.
+        batch_size: frames per call of predict_fn; frames of several videos share a call.
+
+    Returns:
+        dict with "frame_accuracy" and "video_accuracy" (floats in [0, 1]), "num_frames" and
+        "num_videos" (how many were scored).
+    """
+    num_classes = len(video_folder.classes)
+    sums = np.zeros((len(video_folder), num_classes))  # summed frame probabilities, per video
+    labels = np.full(len(video_folder), -1)            # -1 until the video is read (or skipped)
+    frame_correct = 0
+    pending, owners = [], []  # frames waiting for predict_fn, and the video of each frame
+
+    def predict_pending():
+        nonlocal frame_correct
+        x = np.concatenate(pending).astype(np.float32)
+        x /= 255
+        probabilities = np.asarray(predict_fn(x))
+        if probabilities.shape != (len(x), num_classes):
+            raise ValueError(f"evaluate_videos: predict_fn returned shape {probabilities.shape} "
+                             f"for {len(x)} frames; expected ({len(x)}, {num_classes})")
+        owner = np.concatenate(owners)
+        np.add.at(sums, owner, probabilities)
+        frame_correct += int(np.sum(probabilities.argmax(axis=1) == labels[owner]))
+        pending.clear()
+        owners.clear()
+
+    for i in range(len(video_folder)):
+        frames, labels[i] = video_folder.read_or_skip(i)
+        if frames is None:
+            labels[i] = -1
+            continue
+        pending.append(frames)
+        owners.append(np.full(len(frames), i))
+        if sum(len(f) for f in pending) >= batch_size:
+            predict_pending()
+    if pending:
+        predict_pending()
+
+    scored = labels >= 0
+    if not scored.any():
+        raise ValueError(f"evaluate_videos: none of the {len(video_folder)} videos could be read")
+    num_videos = int(scored.sum())
+    num_frames = num_videos * video_folder.num_frames
+    video_correct = int(np.sum(sums[scored].argmax(axis=1) == labels[scored]))
+    return {"frame_accuracy": frame_correct / num_frames, "video_accuracy": video_correct / num_videos,
+            "num_frames": num_frames, "num_videos": num_videos}
