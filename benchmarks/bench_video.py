@@ -1,0 +1,104 @@
+"""Decoding speed: tinyvid.video.read_video against PyAV alone, on the same clip in one run.
+
+PyAV alone is the plain loop a reader would write: `av.open`, decode every frame, and
+`frame.to_ndarray(format="rgb24")` (resizing with `frame.reformat(width, height,
+format="rgb24")`, PyAV's default bilinear; read_video averages areas). When frames are
+sampled, PyAV alone still decodes every frame (it must) but converts only the chosen ones.
+read_video adds a demux pass to count the frames, imageio's plugin around PyAV, and FFmpeg
+filters (select, scale) in place of PyAV's conversion.
+
+Throughput is the clip's frames per second of wall time (every frame is decoded, whether or not
+it is kept); the ratio is read_video's throughput over PyAV's (above 1: read_video is faster).
+"""
+
+import pathlib
+import tempfile
+
+import av
+import imageio.v3 as iio
+import numpy as np
+
+from benchmarks.common import alternating_median_times, format_table, machine_info
+
+
+def make_clip(path, num_frames=300, height=240, width=320, seed=0):
+    """An h264 clip like a UCF101 one: a shape moving over a noisy, slowly changing background."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:height, 0:width]
+    frames = np.empty((num_frames, height, width, 3), dtype=np.uint8)
+    for t in range(num_frames):
+        background = 90 + 40 * np.sin((x + 2 * t) / 40.0)[..., None] + rng.normal(0, 12, (height, width, 3))
+        cy, cx = height / 2 + height / 4 * np.sin(t / 20), (t * 3) % width
+        inside = ((y - cy) ** 2 + (x - cx) ** 2 < (height / 8) ** 2)[..., None]
+        frames[t] = np.clip(np.where(inside, (220, 40, 40), background), 0, 255)
+    iio.imwrite(path, frames, plugin="pyav", codec="libx264", fps=30, out_pixel_format="yuv420p")
+    return path
+
+
+def pyav_read(path, indices=None, size=None):
+    """PyAV alone: decode every frame, convert the chosen ones (all, when indices is None)."""
+    chosen = None if indices is None else set(indices.tolist())
+    frames = []
+    with av.open(str(path)) as container:
+        for i, frame in enumerate(container.decode(container.streams.video[0])):
+            if chosen is not None and i not in chosen:
+                continue
+            if size is not None:
+                frame = frame.reformat(size[1], size[0], format="rgb24")
+            frames.append(frame.to_ndarray(format="rgb24"))
+    return np.stack(frames)
+
+
+def run(quick=False):
+    """read_video's and PyAV's decoding throughput on a 300-frame 320x240 clip (and a small one)."""
+    from tinyvid.video import read_video, sample_indices
+
+    repeats, warmup = (3, 1) if quick else (9, 2)
+    results = []
+    with tempfile.TemporaryDirectory() as folder:
+        big = make_clip(pathlib.Path(folder) / "clip-320x240.mp4")
+        small = make_clip(pathlib.Path(folder) / "clip-64x64.mp4", num_frames=16, height=64, width=64)
+        cases = [
+            ("all frames, 320x240", big, 300, None, None),
+            ("all frames, resized to 64x64", big, 300, None, (64, 64)),
+            ("8 frames sampled, 64x64", big, 300, 8, (64, 64)),
+            ("small clip (16 frames of 64x64), 8 sampled", small, 16, 8, (64, 64)),
+        ]
+        for name, path, count, num_frames, size in cases:
+            indices = None if num_frames is None else sample_indices(count, num_frames)
+            ours, theirs = read_video(path, num_frames, size), pyav_read(path, indices, size)
+            if ours.shape != theirs.shape:
+                raise ValueError(f"bench_video: {name}: read_video gave {ours.shape}, PyAV {theirs.shape}")
+            times = alternating_median_times({
+                "read_video": lambda: read_video(path, num_frames, size),
+                "pyav": lambda: pyav_read(path, indices, size),
+            }, repeats=repeats, warmup=warmup)
+            results.append({
+                "name": name,
+                "read_video_ms": times["read_video"] * 1e3,
+                "pyav_ms": times["pyav"] * 1e3,
+                "read_video_fps": count / times["read_video"],
+                "pyav_fps": count / times["pyav"],
+                "ratio_vs_pyav": times["pyav"] / times["read_video"],
+            })
+    return results
+
+
+def main(quick=False):
+    for key, value in machine_info().items():
+        print(f"{key}: {value}")
+    print()
+    print(format_table(run(quick), [
+        ("name", "decoding", "{}"),
+        ("read_video_ms", "read_video ms", "{:.1f}"),
+        ("pyav_ms", "PyAV ms", "{:.1f}"),
+        ("read_video_fps", "read_video frames/s", "{:.0f}"),
+        ("pyav_fps", "PyAV frames/s", "{:.0f}"),
+        ("ratio_vs_pyav", "read_video / PyAV", "{:.2f}x"),
+    ]))
+
+
+if __name__ == "__main__":
+    import sys
+
+    main(quick="--quick" in sys.argv)
