@@ -1,7 +1,10 @@
 """Kernel benchmarks: conv2d, pooling and dense, against the same run's sgemm and PyTorch.
 
 Every row times tinyvid, numpy's 2048x2048 float32 `a @ b` (sgemm) and PyTorch (when it imports)
-alternately, so the ratios in a row are taken within one run even on a shared, noisy machine:
+in alternating blocks, so the ratios in a row are taken within one run even on a shared, noisy
+machine. Blocks, not single calls: each library's thread pool keeps spinning for a while after it
+returns (OpenBLAS's workers, PyTorch's OpenMP), and a call made right after a call of the other
+library ran up to 2x slower; the untimed first call of each block absorbs that.
     ratio       = tinyvid GFLOP/s / sgemm GFLOP/s           (the issue asks >= 0.5, goal 0.8)
     vs torch    = PyTorch's time / tinyvid's time           (1.0 = as fast as PyTorch)
 FLOPs: 2*N*OH*OW*KH*KW*Cin*Cout per conv pass (forward, dx, dw); fwd+bwd is 3 passes, or 2 when
@@ -14,13 +17,15 @@ Each bench_* function returns result dicts, so `python -m benchmarks` can gather
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
+import time
 
 import numpy as np
 
-from benchmarks.common import alternating_median_times, format_table, machine_info, optional_torch
+from benchmarks.common import format_table, machine_info, optional_torch
 from tinyvid.kernels import (
     avg_pool2d_backward,
     avg_pool2d_forward,
@@ -41,8 +46,25 @@ DENSE = ((32, 230400), (230400, 64))
 POOL_INPUT = (32, 60, 60, 64)
 
 
+def blocked_median_times(fns, rounds=3, per_block=3, warmup=1):
+    """Median time of each function, timed in blocks: fn, fn, fn, then the next function, ...
+
+    Each block starts with `warmup` untimed calls; `rounds` passes over all the functions.
+    """
+    times = {name: [] for name in fns}
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            for _ in range(warmup):
+                fn()
+            for _ in range(per_block):
+                start = time.perf_counter()
+                fn()
+                times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
 def _repeats(quick):
-    return dict(repeats=3, warmup=1) if quick else dict(repeats=9, warmup=2)
+    return dict(rounds=1, per_block=3) if quick else dict(rounds=3, per_block=3)
 
 
 def _sgemm_fn():
@@ -74,7 +96,7 @@ def _row(name, shape, flops, times, torch_used):
 def _time(fns, quick):
     fns = {k: v for k, v in fns.items() if v is not None}
     fns["sgemm"] = _sgemm_fn()
-    return alternating_median_times(fns, **_repeats(quick))
+    return blocked_median_times(fns, **_repeats(quick))
 
 
 def bench_sgemm(quick=False):

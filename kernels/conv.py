@@ -25,15 +25,17 @@ matrix product, done by BLAS (numpy's `@`, i.e. OpenBLAS sgemm / dgemm):
 
 BLAS does all the multiply-adds; the Numba loops only move memory (im2col, col2im).
 
-Why this way, measured on the 2-core machine (float32, x (32, 62, 62, 32), w (3, 3, 32, 64)):
+Why this way, measured on the 2-core machine (float32, x (32, 62, 62, 32), w (3, 3, 32, 64),
+forward + backward; benchmarks/bench_kernels.py prints these rows):
   * Chunks of images. The column matrix of the whole batch is 132 MB; built at once it streams
-    through DRAM twice (write, then read by the GEMM) and fwd+bwd ran at ~86 GFLOP/s. Built one
-    image at a time (4 MB, stays in cache) it ran at ~170-190 GFLOP/s, 0.7-0.75 of the same run's
-    2048^2 sgemm. Chunks of 2, 4, 8 images were slower (0.67, 0.56, 0.49). So a chunk holds as
-    many images as fit in CHUNK_BYTES of columns, at least one.
-  * Recompute the columns in backward rather than keep them from forward: keeping them means the
-    132 MB matrix above; recomputing costs ~0.08 ms per image, in cache. `keep_cols=True` still
-    exists for small layers and for measuring (benchmarks/bench_kernels.py).
+    through DRAM twice (written, then read by BLAS): 84-312 ms. Built one image at a time (4 MB,
+    it stays in cache): ~68 ms, ~186 GFLOP/s, 0.72-0.74 of the same run's 2048^2 sgemm (PyTorch's
+    conv took ~54 ms in that run). Chunks of 2 images did as well as 1; 4 and 8 were slower
+    (0.64, 0.55). So a chunk holds as many images as fit in CHUNK_BYTES of columns, at least 1.
+  * Recompute the columns in backward rather than keep them from forward, for big layers:
+    recomputing costs ~0.1 ms per image, in cache. For small ones (the model's first conv, 13 MB
+    of columns) keeping them is faster; `keep_cols=True` does that, and tinyvid.nn_ops.Conv2D
+    decides by size (KEEP_COLS_BYTES).
   * One buffer for cols and dcols in backward: dw reads cols, then dcols overwrites it.
   * col2im is a gather over rows of dx (each prange iteration owns one row (n, ih) of dx), so
     there is no race and no atomic add.
@@ -42,6 +44,10 @@ Why this way, measured on the 2-core machine (float32, x (32, 62, 62, 32), w (3,
     the same 2 cores; tinyvid.kernels sets OMP_WAIT_POLICY=PASSIVE (see kernels/__init__.py)
     because OpenMP's default spin-wait made each turn cost ~8 ms instead of ~0.1 ms.
   * fastmath stays off, so float64 gradient checks see exact IEEE arithmetic.
+  * Tried and dropped: im2col over the kernel's width only (K = kw*c_in = 96) with kh
+    accumulated matrix products, no faster in forward; flat 1-D indexing inside the loops, 2.5x
+    slower under numba. Direct convolution loops were not pursued: to approach BLAS they need
+    register blocking that would bury the loop nest a learner is meant to read.
 """
 
 import numpy as np

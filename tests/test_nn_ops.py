@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 import tinyvid
 from tinyvid import Tensor, nn_ops
 from tinyvid.kernels import window_geometry
+from tinyvid.kernels.geometry import normalize_pair
 from tinyvid.kernels.reference import (
     avg_pool2d_reference,
     conv2d_reference,
@@ -35,10 +36,8 @@ def conv_inputs(draw):
     params = dict(strides=draw(st.sampled_from([1, 2, (1, 2)])),
                   padding=draw(st.sampled_from(["valid", "same"])),
                   dilation_rate=draw(st.sampled_from([1, 2, (2, 1)])))
-    strides = params["strides"] if isinstance(params["strides"], tuple) else (params["strides"],) * 2
-    dil = params["dilation_rate"]
-    dil = dil if isinstance(dil, tuple) else (dil, dil)
-    g = window_geometry(h, w, (kh, kw), strides, params["padding"], dil)
+    g = window_geometry(h, w, (kh, kw), normalize_pair(params["strides"], "strides"),
+                        params["padding"], normalize_pair(params["dilation_rate"], "dilation"))
     if g.out_h < 1 or g.out_w < 1:
         params["padding"] = "same"  # a kernel larger than a 'valid' input is an error, not a case
     rng = np.random.default_rng(draw(st.integers(0, 2**16)))
@@ -55,8 +54,7 @@ def pool_inputs(draw):
     params = dict(pool_size=draw(st.sampled_from([1, 2, 3, (2, 3)])),
                   strides=draw(st.sampled_from([None, 1, 2, (2, 1)])),
                   padding=draw(st.sampled_from(["valid", "same"])))
-    pool = params["pool_size"] if isinstance(params["pool_size"], tuple) else (
-        params["pool_size"],) * 2
+    pool = normalize_pair(params["pool_size"], "pool_size")
     if pool[0] > h or pool[1] > w:
         params["padding"] = "same"
     rng = np.random.default_rng(draw(st.integers(0, 2**16)))
@@ -154,6 +152,20 @@ def test_backward_skips_the_gradients_nobody_needs(monkeypatch):
     nn_ops.conv2d(x, w).sum().backward()
     assert calls == [dict(need_dx=False, need_dw=True, need_db=False)]
     assert x.grad is None and w.grad.shape == w.shape
+
+
+@pytest.mark.parametrize("keep_cols_bytes", [0, 2**40])
+def test_conv2d_gradients_do_not_depend_on_keeping_the_columns(monkeypatch, keep_cols_bytes):
+    rng = np.random.default_rng(0)
+    arrays = [rng.standard_normal((2, 6, 5, 3)), rng.standard_normal((3, 3, 3, 4)),
+              rng.standard_normal(4)]
+    expected = [Tensor(a, requires_grad=True) for a in arrays]
+    nn_ops.conv2d(*expected, strides=2, padding="same").sum().backward()
+    monkeypatch.setattr(nn_ops, "KEEP_COLS_BYTES", keep_cols_bytes)
+    tensors = [Tensor(a, requires_grad=True) for a in arrays]
+    nn_ops.conv2d(*tensors, strides=2, padding="same").sum().backward()
+    for got, want in zip(tensors, expected):
+        np.testing.assert_allclose(got.grad, want.grad, rtol=1e-12, atol=1e-12)
 
 
 def test_conv_layers_chain_like_the_model():

@@ -30,13 +30,15 @@ from tinyvid.kernels import (
 )
 from tinyvid.kernels.dense import check_dense
 from tinyvid.kernels.geometry import check_padding, normalize_pair
-from tinyvid.tensor import Function, Tensor
+from tinyvid.tensor import Function, Tensor, is_grad_enabled
 
-KEEP_COLS_BYTES = 0
-"""Conv2D keeps forward's column matrix for backward when it is at most this many bytes.
+KEEP_COLS_BYTES = 32 * 1024 * 1024
+"""Conv2D keeps forward's column matrix for backward (dw) when it is at most this many bytes.
 
-0: always recompute. Measured (benchmarks/bench_kernels.py, keep_cols rows) recomputing in cache
-was faster than keeping the whole batch's columns for both of the model's convolutions.
+Measured with benchmarks/bench_kernels.py (float32, batch 32, fwd + bwd without dx): for the
+model's first conv (3->32 on 64x64x3, 13 MB of columns) keeping them took ~8.6-11.2 ms against
+~10.5-13.2 ms recomputing; for the second (32->64, 132 MB) keeping was slower, 84-312 ms against
+68 ms, because the columns no longer stay in cache (kernels/conv.py explains the chunking).
 """
 
 
@@ -99,7 +101,7 @@ class Conv2D(Function):
         g = conv_geometry(x.shape, w.shape, *ctx.params)
         cols_bytes = x.shape[0] * g.out_h * g.out_w * g.kh * g.kw * w.shape[2] * x.itemsize
         ctx.cols = None
-        if ctx.needs_input_grad[1] and cols_bytes <= KEEP_COLS_BYTES:
+        if is_grad_enabled() and ctx.needs_input_grad[1] and cols_bytes <= KEEP_COLS_BYTES:
             y, ctx.cols = conv2d_forward(x, w, b, *ctx.params, keep_cols=True)
         else:
             y = conv2d_forward(x, w, b, *ctx.params)
