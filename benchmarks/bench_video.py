@@ -27,7 +27,8 @@ def make_clip(path, num_frames=300, height=240, width=320, seed=0):
     y, x = np.mgrid[0:height, 0:width]
     frames = np.empty((num_frames, height, width, 3), dtype=np.uint8)
     for t in range(num_frames):
-        background = 90 + 40 * np.sin((x + 2 * t) / 40.0)[..., None] + rng.normal(0, 12, (height, width, 3))
+        waves = 90 + 40 * np.sin((x + 2 * t) / 40.0)[..., None]
+        background = waves + rng.normal(0, 12, (height, width, 3))
         cy, cx = height / 2 + height / 4 * np.sin(t / 20), (t * 3) % width
         inside = ((y - cy) ** 2 + (x - cx) ** 2 < (height / 8) ** 2)[..., None]
         frames[t] = np.clip(np.where(inside, (220, 40, 40), background), 0, 255)
@@ -57,7 +58,8 @@ def run(quick=False):
     results = []
     with tempfile.TemporaryDirectory() as folder:
         big = make_clip(pathlib.Path(folder) / "clip-320x240.mp4")
-        small = make_clip(pathlib.Path(folder) / "clip-64x64.mp4", num_frames=16, height=64, width=64)
+        small = make_clip(pathlib.Path(folder) / "clip-64x64.mp4", num_frames=16, height=64,
+                          width=64)
         cases = [
             ("all frames, 320x240", big, 300, None, None),
             ("all frames, resized to 64x64", big, 300, None, (64, 64)),
@@ -68,10 +70,11 @@ def run(quick=False):
             indices = None if num_frames is None else sample_indices(count, num_frames)
             ours, theirs = read_video(path, num_frames, size), pyav_read(path, indices, size)
             if ours.shape != theirs.shape:
-                raise ValueError(f"bench_video: {name}: read_video gave {ours.shape}, PyAV {theirs.shape}")
+                raise ValueError(f"bench_video: {name}: read_video gave {ours.shape}, "
+                                 f"PyAV {theirs.shape}")
             times = alternating_median_times({
-                "read_video": lambda: read_video(path, num_frames, size),
-                "pyav": lambda: pyav_read(path, indices, size),
+                "read_video": lambda p=path, n=num_frames, s=size: read_video(p, n, s),
+                "pyav": lambda p=path, i=indices, s=size: pyav_read(p, i, s),
             }, repeats=repeats, warmup=warmup)
             results.append({
                 "name": name,

@@ -16,8 +16,13 @@ import numpy as np
 import pytest
 
 from tinyvid import datasets
-from tinyvid.datasets import (FrameBatches, VideoFolder, evaluate_videos, make_moving_shapes,
-                              moving_shapes_video)
+from tinyvid.datasets import (
+    FrameBatches,
+    VideoFolder,
+    evaluate_videos,
+    make_moving_shapes,
+    moving_shapes_video,
+)
 from tinyvid.video import VideoReadError, read_video
 
 CLASSES = ("red_circle", "green_square", "blue_triangle")
@@ -44,11 +49,14 @@ def named(path):
 
 
 def test_moving_shapes_are_the_same_pixels_for_the_same_seed():
-    a = moving_shapes_video("blue_triangle", 3, num_frames=5, size=32, seed=7)
+    def video(index=3, seed=7):
+        return moving_shapes_video("blue_triangle", index, num_frames=5, size=32, seed=seed)
+
+    a = video()
     assert a.dtype == np.uint8 and a.shape == (5, 32, 32, 3)
-    np.testing.assert_array_equal(a, moving_shapes_video("blue_triangle", 3, num_frames=5, size=32, seed=7))
-    assert not np.array_equal(a, moving_shapes_video("blue_triangle", 3, num_frames=5, size=32, seed=8))
-    assert not np.array_equal(a, moving_shapes_video("blue_triangle", 4, num_frames=5, size=32, seed=7))
+    np.testing.assert_array_equal(a, video())
+    assert not np.array_equal(a, video(seed=8))
+    assert not np.array_equal(a, video(index=4))
     assert not np.array_equal(a[0], a[1])  # it moves
 
 
@@ -77,10 +85,10 @@ def test_make_moving_shapes_skips_a_complete_set_and_redoes_a_different_one(tmp_
 
 
 @pytest.mark.parametrize("arguments, match", [
-    (dict(size=33), "Invalid size"), (dict(size=8), "Invalid size"),
-    (dict(videos_per_class=0), "Invalid videos_per_class"),
-    (dict(classes=("purple_circle",)), "Invalid moving-shapes class"),
-    (dict(classes=("red_hexagon",)), "Invalid moving-shapes class"),
+    ({"size": 33}, "Invalid size"), ({"size": 8}, "Invalid size"),
+    ({"videos_per_class": 0}, "Invalid videos_per_class"),
+    ({"classes": ("purple_circle",)}, "Invalid moving-shapes class"),
+    ({"classes": ("red_hexagon",)}, "Invalid moving-shapes class"),
 ])
 def test_make_moving_shapes_checks_its_arguments(tmp_path, arguments, match):
     with pytest.raises(ValueError, match=match):
@@ -105,9 +113,12 @@ def test_the_split_is_stratified_by_video_and_reproducible(shapes_root):
     assert set(train.videos).isdisjoint(validation.videos)
     assert sorted(train.videos + validation.videos) == sorted(VideoFolder(shapes_root).videos)
     assert np.bincount(validation.labels).tolist() == [2, 2, 2]  # round(5 * 0.4) per class
-    assert VideoFolder(shapes_root, split="validation", validation_fraction=0.4, seed=3).videos == validation.videos
-    other_seeds = [VideoFolder(shapes_root, split="validation", validation_fraction=0.4, seed=s).videos
-                   for s in range(4, 8)]
+    def validation_videos(seed):
+        return VideoFolder(shapes_root, split="validation", validation_fraction=0.4,
+                           seed=seed).videos
+
+    assert validation_videos(3) == validation.videos
+    other_seeds = [validation_videos(seed) for seed in range(4, 8)]
     assert any(videos != validation.videos for videos in other_seeds)
 
 
@@ -197,7 +208,8 @@ def test_unreadable_videos_raise_when_asked(root):
 
 
 def damage_after_demuxing(path):
-    """Rewrite `path` with its index first (faststart) and cut it: it demuxes, but fails to decode."""
+    """Rewrite `path` with its index first (faststart), and cut it: it demuxes, but fails to
+    decode."""
     frames = read_video(path)
     with av.open(str(path), "w", format="mp4", options={"movflags": "faststart"}) as container:
         stream = container.add_stream("libx264", 10)
@@ -242,9 +254,10 @@ def test_video_folder_errors_name_the_path(tmp_path):
 
 
 @pytest.mark.parametrize("arguments, match", [
-    (dict(split="test"), "Invalid split"), (dict(validation_fraction=1.0), "Invalid validation_fraction"),
-    (dict(on_error="ignore"), "Invalid on_error"), (dict(num_frames=0), "Invalid num_frames"),
-    (dict(size=(64,)), "Invalid size"),
+    ({"split": "test"}, "Invalid split"),
+    ({"validation_fraction": 1.0}, "Invalid validation_fraction"),
+    ({"on_error": "ignore"}, "Invalid on_error"), ({"num_frames": 0}, "Invalid num_frames"),
+    ({"size": (64,)}, "Invalid size"),
 ])
 def test_video_folder_checks_its_arguments(shapes_root, arguments, match):
     with pytest.raises(ValueError, match=match):
@@ -330,7 +343,7 @@ def test_without_shuffle_frames_come_video_after_video():
 
 
 @pytest.mark.parametrize("arguments, match", [
-    (dict(batch_size=0), "Invalid batch_size"), (dict(label_mode="int"), "Invalid label_mode"),
+    ({"batch_size": 0}, "Invalid batch_size"), ({"label_mode": "int"}, "Invalid label_mode"),
 ])
 def test_frame_batches_check_their_arguments(arguments, match):
     with pytest.raises(ValueError, match=match):
@@ -369,8 +382,8 @@ def test_video_accuracy_averages_frame_probabilities():
         return p
 
     scores = evaluate_videos(predict, folder, batch_size=5)
-    assert scores == {"frame_accuracy": pytest.approx(11 / 12), "video_accuracy": pytest.approx(2 / 3),
-                      "num_frames": 12, "num_videos": 3}
+    assert scores == {"frame_accuracy": pytest.approx(11 / 12),
+                      "video_accuracy": pytest.approx(2 / 3), "num_frames": 12, "num_videos": 3}
 
 
 def test_video_accuracy_can_beat_frame_accuracy():

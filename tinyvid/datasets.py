@@ -17,6 +17,7 @@ import collections
 import hashlib
 import json
 import logging
+import math
 import os
 import pathlib
 import tempfile
@@ -26,7 +27,7 @@ import zlib
 import imageio.v3 as iio
 import numpy as np
 
-from tinyvid.video import VideoReadError, _check_num_frames, _check_size, read_video, video_info
+from tinyvid.video import _check_num_frames, _check_size, read_video, video_info
 
 log = logging.getLogger(__name__)
 
@@ -416,7 +417,7 @@ class FrameBatches:
         self._order = self._sample_order()
 
     def __len__(self):
-        return -(-len(self._order) // self.batch_size)
+        return math.ceil(len(self._order) / self.batch_size)
 
     def __getitem__(self, i):
         if not -len(self) <= i < len(self):
@@ -434,7 +435,8 @@ class FrameBatches:
                              f"{sorted({f.shape for f in frames})}; give the VideoFolder a size")
         x = np.stack(frames).astype(np.float32) / np.float32(255) if frames else \
             np.empty((0,) + (self.folder.size or (0, 0)) + (3,), dtype=np.float32)
-        y = _encode_labels(np.array(labels, dtype=np.int64), len(self.folder.classes), self.label_mode)
+        y = _encode_labels(np.array(labels, dtype=np.int64), len(self.folder.classes),
+                           self.label_mode)
         return x, y
 
     def on_epoch_end(self):
@@ -528,5 +530,6 @@ def evaluate_videos(predict_fn, video_folder, batch_size=32):
     num_videos = int(scored.sum())
     num_frames = num_videos * video_folder.num_frames
     video_correct = int(np.sum(sums[scored].argmax(axis=1) == labels[scored]))
-    return {"frame_accuracy": frame_correct / num_frames, "video_accuracy": video_correct / num_videos,
+    return {"frame_accuracy": frame_correct / num_frames,
+            "video_accuracy": video_correct / num_videos,
             "num_frames": num_frames, "num_videos": num_videos}

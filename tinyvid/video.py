@@ -209,7 +209,8 @@ def _decode(path, indices, size, count):
                 kept[position] = frame  # copies: imageio's array is a view of FFmpeg's buffer
             seen += 1
     except (av.FFmpegError, OSError, ValueError) as error:
-        raise VideoReadError(f"{path}: decoding failed (truncated or corrupt?): {error}") from error
+        raise VideoReadError(f"{path}: decoding failed (truncated or corrupt?): "
+                             f"{_reason(error)}") from error
 
     if in_ffmpeg:
         decoded = None if seen < len(wanted) else count + seen - len(wanted)
@@ -230,7 +231,8 @@ def _count_decoded_frames(path):
             for _ in container.decode(container.streams.video[0]):
                 count += 1
     except av.FFmpegError as error:
-        raise VideoReadError(f"{path}: decoding failed after {count} frames: {error}") from error
+        raise VideoReadError(f"{path}: decoding failed after {count} frames: "
+                             f"{_reason(error)}") from error
     return count
 
 
@@ -255,7 +257,8 @@ def _count_packets(path, container, stream):
             if packet.size and not packet.is_discard:
                 count += 1
     except av.FFmpegError as error:
-        raise VideoReadError(f"{path}: demuxing failed after {count} packets: {error}") from error
+        raise VideoReadError(f"{path}: demuxing failed after {count} packets: "
+                             f"{_reason(error)}") from error
     return count
 
 
@@ -264,7 +267,8 @@ def _open(path):
     try:
         container = av.open(str(path))
     except av.FFmpegError as error:
-        raise VideoReadError(f"{path}: FFmpeg cannot open it as a video: {error}") from error
+        raise VideoReadError(f"{path}: FFmpeg cannot open it as a video: "
+                             f"{_reason(error)}") from error
     if not container.streams.video:
         streams = ", ".join(f"{s.type} ({s.codec_context.name})" for s in container.streams)
         container.close()
@@ -273,6 +277,12 @@ def _open(path):
         container.close()  # FFmpeg renders .txt and .nfo files as ANSI-art video
         raise VideoReadError(f"{path}: a text file, not a video")
     return container
+
+
+def _reason(error):
+    # FFmpeg's message without the file name it appends (ours is already in front) or the
+    # internal function name it sometimes appends instead.
+    return getattr(error, "strerror", None) or str(error)
 
 
 def _existing_file(path):
@@ -290,7 +300,8 @@ def _existing_file(path):
 
 
 def _check_num_frames(num_frames):
-    if isinstance(num_frames, bool) or not isinstance(num_frames, (int, np.integer)) or num_frames < 1:
+    if (isinstance(num_frames, bool) or not isinstance(num_frames, (int, np.integer))
+            or num_frames < 1):
         raise ValueError(f"Invalid num_frames: {num_frames!r} (expected a positive integer, "
                          f"or None for every frame)")
 
