@@ -168,6 +168,19 @@ def test_conv2d_gradients_do_not_depend_on_keeping_the_columns(monkeypatch, keep
         np.testing.assert_allclose(got.grad, want.grad, rtol=1e-12, atol=1e-12)
 
 
+def test_conv2d_backward_twice_gives_the_same_gradients():
+    """The kept columns are freed by the first backward; the second recomputes them."""
+    rng = np.random.default_rng(0)
+    x = Tensor(rng.standard_normal((2, 5, 5, 3)), requires_grad=True)
+    w = Tensor(rng.standard_normal((3, 3, 3, 4)), requires_grad=True)
+    y = nn_ops.conv2d(x, w)
+    y.backward(np.ones(y.shape))
+    first = (x.grad.copy(), w.grad.copy())
+    y.backward(np.ones(y.shape))
+    np.testing.assert_allclose(x.grad, 2 * first[0], rtol=1e-12)
+    np.testing.assert_allclose(w.grad, 2 * first[1], rtol=1e-12)
+
+
 def test_conv_layers_chain_like_the_model():
     """conv 3->4, conv 4->5, flatten, dense: the shapes of the source document's model."""
     rng = np.random.default_rng(0)

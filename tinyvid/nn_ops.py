@@ -90,9 +90,10 @@ class AvgPool2D(Function):
 
 
 class Conv2D(Function):
-    """y[n, oh, ow, o] = sum_{i, j, c} xp[n, oh*sh + i*dh, ow*sw + j*dw, c] w[i, j, c, o] + b[o]
+    """y[n, oh, ow, o] = sum_{i,j,c} xp[n, oh*sh + i*dil_h, ow*sw + j*dil_w, c] w[i, j, c, o] + b[o]
 
-    where xp is x zero-padded as the padding says and (dh, dw) the dilation rate.
+    where xp is x zero-padded as the padding says, (sh, sw) the strides and (dil_h, dil_w) the
+    dilation rate.
     """
 
     @staticmethod
@@ -112,9 +113,10 @@ class Conv2D(Function):
     def backward(ctx, grad_output):
         x, w = ctx.saved_tensors
         need_dx, need_dw, need_db = ctx.needs_input_grad
+        cols, ctx.cols = ctx.cols, None  # free them; a second backward recomputes them
         # dy/dx = w "turned back" onto the input (col2im of dy w^T), dy/dw = cols^T dy, dy/db = 1
         return conv2d_backward(grad_output, x, w, *ctx.params, need_dx=need_dx,
-                               need_dw=need_dw, need_db=need_db, cols=ctx.cols)
+                               need_dw=need_dw, need_db=need_db, cols=cols)
 
 
 # ---- the public functions: check the arguments, then apply the Function --------------------------
