@@ -492,6 +492,8 @@ def evaluate_videos(predict_fn, video_folder, batch_size=32):
         dict with "frame_accuracy" and "video_accuracy" (floats in [0, 1]), "num_frames" and
         "num_videos" (how many were scored).
     """
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"Invalid batch_size: {batch_size!r} (expected a positive integer)")
     num_classes = len(video_folder.classes)
     sums = np.zeros((len(video_folder), num_classes))  # summed frame probabilities, per video
     labels = np.full(len(video_folder), -1)            # -1 until the video is read (or skipped)
