@@ -10,8 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import tinyvid
-from tinyvid import Tensor, functional
 from tests.strategies import arrays, axes, broadcast_pair, shapes
+from tinyvid import Tensor, functional
 
 
 def np_softmax(x, axis=-1):

@@ -402,6 +402,23 @@ def _check_finite(array, op_name, phase, tensor):
 
 # The ops import Function from this module, so they are imported after it is defined.
 from tinyvid.ops import (  # noqa: E402
-    Add, Clip, Div, Exp, GetItem, Log, MatMul, Max, Mean, Mul, Neg, Pow, ReLU, Reshape, Sigmoid,
-    Sub, Sum, Tanh, Transpose,
+    Add,
+    Clip,
+    Div,
+    Exp,
+    GetItem,
+    Log,
+    MatMul,
+    Max,
+    Mean,
+    Mul,
+    Neg,
+    Pow,
+    ReLU,
+    Reshape,
+    Sigmoid,
+    Sub,
+    Sum,
+    Tanh,
+    Transpose,
 )
