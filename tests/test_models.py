@@ -227,6 +227,22 @@ def test_the_model_keeps_float32_for_float64_and_uint8_inputs():
     assert all(w.dtype == np.float32 for w in model.weights)
 
 
+def test_a_training_step_of_the_documents_model_is_float32_throughout():
+    model = Sequential([Input(shape=(10, 10, 3)), Conv2D(4, 3, activation="relu"), Conv2D(8, 3, activation="relu"),
+                        Flatten(), Dense(8, activation="relu"), Dense(3, activation="softmax")])
+    model.compile(optimizer="adam", loss="categorical_crossentropy")
+    x, y = frames(4, size=10)
+    loss = model.loss(y, model(x.astype(np.float64), training=True))
+    stack, seen = [loss], []
+    while stack:  # every tensor the loss was computed from
+        node = stack.pop()
+        seen.append(node.dtype)
+        stack.extend(t for t in (node._ctx.inputs if node._ctx else ()) if t is not None)
+    assert set(seen) == {np.dtype(np.float32)}
+    loss.backward()
+    assert all(w.grad.dtype == np.float32 for w in model.weights)
+
+
 # --- progress output ------------------------------------------------------------------------------------
 
 
@@ -321,7 +337,7 @@ def test_early_stopping_modes_and_min_delta():
         tv_callbacks.EarlyStopping(mode="up")
 
 
-def test_model_checkpoint_writes_each_epoch_or_the_best(tmp_path):
+def test_model_checkpoint_writes_each_epoch_or_the_best(tmp_path, capsys):
     x, labels = blobs(40)
     y = to_categorical(labels)
     model = small_classifier()
@@ -329,9 +345,10 @@ def test_model_checkpoint_writes_each_epoch_or_the_best(tmp_path):
     model.fit(x, y, epochs=3, verbose=0, validation_data=(x, y), callbacks=[every])
     assert sorted(os.listdir(tmp_path)) == ["ckpt-01.weights.npz", "ckpt-02.weights.npz", "ckpt-03.weights.npz"]
     best_path = tmp_path / "best.weights.npz"
-    best = tv_callbacks.ModelCheckpoint(str(best_path), monitor="val_loss", save_best_only=True)
+    best = tv_callbacks.ModelCheckpoint(str(best_path), monitor="val_loss", save_best_only=True, verbose=1)
     history = model.fit(x, y, epochs=3, verbose=0, validation_data=(x, y), callbacks=[best])
     assert best.best == min(history.history["val_loss"])
+    assert f"Epoch 1: val_loss improved from inf to {history.history['val_loss'][0]:.5f}, saving model to {best_path}" in capsys.readouterr().out
     clone = small_classifier()
     clone.load_weights(best_path)
     assert clone.evaluate(x, y, verbose=0)[0] == pytest.approx(best.best, rel=1e-5)

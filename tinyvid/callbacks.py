@@ -187,12 +187,17 @@ class ProgbarLogger(Callback):
 # --- stopping early and saving the best weights --------------------------------------------------
 
 
-def _is_better(monitor, mode, caller):
-    """A function (current, best) -> bool for the quantity `monitor`, lower-is-better or higher."""
+def _resolve_mode(monitor, mode, caller):
+    """'min' (lower is better) or 'max'; 'auto' is 'max' for accuracies, else 'min'."""
     if mode not in ("auto", "min", "max"):
         raise ValueError(f"{caller}: mode must be 'auto', 'min' or 'max', received mode={mode!r}")
     if mode == "auto":
-        mode = "max" if monitor.endswith(("acc", "accuracy", "auc")) else "min"
+        return "max" if monitor.endswith(("acc", "accuracy", "auc")) else "min"
+    return mode
+
+
+def _is_better(mode):
+    """A function (current, best, min_delta) -> bool: did the monitored quantity improve?"""
     if mode == "max":
         return lambda current, best, delta=0.0: current - delta > best
     return lambda current, best, delta=0.0: current + delta < best
@@ -216,7 +221,7 @@ class EarlyStopping(Callback):
         super().__init__()
         self.monitor, self.min_delta, self.patience = monitor, abs(min_delta), patience
         self.verbose, self.restore_best_weights = verbose, restore_best_weights
-        self._better = _is_better(monitor, mode, "EarlyStopping")
+        self._better = _is_better(_resolve_mode(monitor, mode, "EarlyStopping"))
 
     def on_train_begin(self, logs=None):
         self.wait, self.stopped_epoch, self.best, self.best_epoch = 0, 0, None, 0
@@ -263,7 +268,8 @@ class ModelCheckpoint(Callback):
         super().__init__()
         self.filepath, self.monitor, self.verbose = str(filepath), monitor, verbose
         self.save_best_only = save_best_only
-        self._better = _is_better(monitor, mode, "ModelCheckpoint")
+        self.mode = _resolve_mode(monitor, mode, "ModelCheckpoint")
+        self._better = _is_better(self.mode)
         self.best = None
 
     def on_epoch_end(self, epoch, logs=None):
@@ -278,7 +284,7 @@ class ModelCheckpoint(Callback):
             if self.best is not None and not self._better(current, self.best):
                 return
             if self.verbose:
-                previous = math.inf if self.best is None else self.best
+                previous = self.best if self.best is not None else -math.inf if self.mode == "max" else math.inf
                 print(f"Epoch {epoch + 1}: {self.monitor} improved from {previous:.5f} to "
                       f"{current:.5f}, saving model to {path}")
             self.best = current

@@ -68,7 +68,11 @@ class Sequential:
             self._input_shape = layer._input_shape_arg
         self.layers.append(layer)
         if self._input_shape is not None:
-            self.build(self._input_shape)
+            try:
+                self.build(self._input_shape)
+            except ValueError:
+                self.layers.pop()  # leave the model as it was, usable
+                raise
 
     def build(self, input_shape):
         """Build every layer not yet built, passing shapes down the stack (no data needed)."""
@@ -78,7 +82,7 @@ class Sequential:
             if not layer.built:
                 layer.build(shape)
             shape = layer.compute_output_shape(shape)
-        self._input_shape = (None,) + tuple(input_shape)[1:]
+        self._input_shape = tuple(input_shape)
         self.built = True
 
     def compute_output_shape(self, input_shape):
