@@ -7,7 +7,14 @@ import pytest
 import tinyvid
 from tinyvid import initializers
 from tinyvid.layers import (
-    Activation, AveragePooling2D, Conv2D, Dense, Dropout, Flatten, GlobalAveragePooling2D, Input,
+    Activation,
+    AveragePooling2D,
+    Conv2D,
+    Dense,
+    Dropout,
+    Flatten,
+    GlobalAveragePooling2D,
+    Input,
     MaxPooling2D,
 )
 from tinyvid.tensor import Tensor

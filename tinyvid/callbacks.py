@@ -55,7 +55,8 @@ class CallbackList(Callback):
         self.callbacks = list(callbacks or [])
         for callback in self.callbacks:
             if not isinstance(callback, Callback):
-                raise ValueError(f"callbacks must be tinyvid.callbacks.Callback instances, received {callback!r}")
+                raise ValueError(f"callbacks must be tinyvid.callbacks.Callback instances, "
+                                 f"received {callback!r}")
         if verbose:
             self.callbacks.insert(0, ProgbarLogger())
         self.history = History()
@@ -112,7 +113,10 @@ class History(Callback):
 
 
 class Progbar:
-    """Keras's progress line: ` 12/12 ━━━━━━━━━━━━━━━━━━━━ 3s 250ms/step - accuracy: 0.5000 - loss: 1.2000`.
+    """Keras's progress line, e.g.
+
+        12/12 ━━━━━━━━━━━━━━━━━━━━ 3s 250ms/step - accuracy: 0.5000 - loss: 1.2000
+
 
     verbose=1 on a terminal redraws the line in place (with '\\r') as batches finish; when stdout
     is not a terminal (a log file, CI) the line is printed once, when complete. verbose=2 prints
@@ -142,7 +146,8 @@ class Progbar:
         clock = f"{elapsed:.0f}s" if finalize else _format_eta(per_step * (self.target - current))
         line = f"{count} {bar} {clock} {_format_per_step(per_step)}{metrics}"
         if self._interactive:
-            print("\r" + line + "\x1b[K", end="\n" if finalize else "", flush=True)  # \x1b[K clears the rest
+            # \r returns to the start of the line; \x1b[K clears what a longer line left behind
+            print("\r" + line + "\x1b[K", end="\n" if finalize else "", flush=True)
         else:
             print(line, flush=True)
         self._last_draw = now
@@ -284,7 +289,9 @@ class ModelCheckpoint(Callback):
             if self.best is not None and not self._better(current, self.best):
                 return
             if self.verbose:
-                previous = self.best if self.best is not None else -math.inf if self.mode == "max" else math.inf
+                previous = self.best
+                if previous is None:
+                    previous = -math.inf if self.mode == "max" else math.inf
                 print(f"Epoch {epoch + 1}: {self.monitor} improved from {previous:.5f} to "
                       f"{current:.5f}, saving model to {path}")
             self.best = current

@@ -249,9 +249,11 @@ class SparseCategoricalCrossentropy(Loss):
 
 
 ALL = {
-    "mean_squared_error": MeanSquaredError, "mse": MeanSquaredError, "MeanSquaredError": MeanSquaredError,
+    "mean_squared_error": MeanSquaredError, "mse": MeanSquaredError,
+    "MeanSquaredError": MeanSquaredError,
     "binary_crossentropy": BinaryCrossentropy, "BinaryCrossentropy": BinaryCrossentropy,
-    "categorical_crossentropy": CategoricalCrossentropy, "CategoricalCrossentropy": CategoricalCrossentropy,
+    "categorical_crossentropy": CategoricalCrossentropy,
+    "CategoricalCrossentropy": CategoricalCrossentropy,
     "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
     "SparseCategoricalCrossentropy": SparseCategoricalCrossentropy,
 }
@@ -269,6 +271,8 @@ def get(identifier):
     if isinstance(identifier, str) and identifier in ALL:
         return ALL[identifier]()
     if callable(identifier) and not isinstance(identifier, str):
-        return identifier() if isinstance(identifier, type) and issubclass(identifier, Loss) else Loss(identifier)
+        if isinstance(identifier, type) and issubclass(identifier, Loss):
+            return identifier()
+        return Loss(identifier)
     raise ValueError(f"Could not interpret loss identifier: {identifier!r}. "
                      f"Known losses: {', '.join(sorted(ALL))}")

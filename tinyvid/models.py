@@ -261,6 +261,8 @@ class Sequential:
                                  f"Use SGD for mini-batches.")
             train_batch_size = len(x)
         train = batches_for(x, y, train_batch_size, shuffle)
+        if len(train) == 0:
+            raise ValueError("fit: the training data has no batches")
         val = None
         if validation_data is not None:
             val = validation_data if is_data_source(validation_data) else batches_for(
@@ -300,6 +302,8 @@ class Sequential:
 
     def _test_loop(self, batches, verbose=0):
         """Loss and metrics over all batches, without gradients and without dropout."""
+        if len(batches) == 0:
+            raise ValueError("the data to evaluate has no batches")
         self.reset_metrics()
         progbar = Progbar(len(batches), verbose) if verbose else None
         with no_grad():
@@ -320,7 +324,8 @@ class Sequential:
         """
         self._check_compiled("evaluate")
         verbose = 1 if verbose == "auto" else verbose
-        return _flatten(self._test_loop(batches_for(x, y, batch_size, shuffle=False), verbose), return_dict)
+        logs = self._test_loop(batches_for(x, y, batch_size, shuffle=False), verbose)
+        return _flatten(logs, return_dict)
 
     def predict(self, x, batch_size=None, verbose="auto"):
         """The model's outputs for x (or a data source's batches), batch by batch, without
@@ -349,7 +354,8 @@ class Sequential:
         for layer in self.layers:
             shape = layer.compute_output_shape(shape) if shape is not None and layer.built else None
             params = f"{layer.count_params():,}" if layer.built else "0 (unbuilt)"
-            rows.append((f"{layer.name} ({type(layer).__name__})", "?" if shape is None else str(shape), params))
+            name = f"{layer.name} ({type(layer).__name__})"
+            rows.append((name, "?" if shape is None else str(shape), params))
 
         def line(left, mid, right, fill="━"):
             return left + mid.join(fill * (w + 2) for w in widths) + right
@@ -368,7 +374,8 @@ class Sequential:
         print_fn(line("└", "┴", "┘", fill="─"))
         total = sum(layer.count_params() for layer in self.layers if layer.built)
         trainable = sum(w.size for w in self.trainable_weights)
-        for label, count in (("Total", total), ("Trainable", trainable), ("Non-trainable", total - trainable)):
+        totals = (("Total", total), ("Trainable", trainable), ("Non-trainable", total - trainable))
+        for label, count in totals:
             print_fn(f" {label} params: {count:,} ({_readable_size(count * 4)})")
 
     def __repr__(self):
@@ -381,9 +388,11 @@ _metrics_module = metrics  # compile() has an argument called `metrics`
 def _pair(validation_data):
     if isinstance(validation_data, (tuple, list)) and len(validation_data) == 2:
         return validation_data
-    raise ValueError("validation_data must be a tuple (x_val, y_val) or a data source; received "
-                     f"{type(validation_data).__name__}" + (
-                         f" of {len(validation_data)} items" if isinstance(validation_data, (tuple, list)) else ""))
+    received = type(validation_data).__name__
+    if isinstance(validation_data, (tuple, list)):
+        received += f" of {len(validation_data)} items"
+    raise ValueError(f"validation_data must be a tuple (x_val, y_val) or a data source; "
+                     f"received {received}")
 
 
 def _flatten(logs, return_dict):

@@ -18,6 +18,8 @@ Every optimizer takes `learning_rate=` (alpha), or `lr=`, the older name the sou
 uses (Keras 3 itself no longer accepts `lr`).
 """
 
+import numbers
+
 import numpy as np
 
 from tinyvid.kernels.optim import adam_update
@@ -41,9 +43,9 @@ class Optimizer:
     def __init__(self, learning_rate=None, lr=None, name=None):
         if learning_rate is not None and lr is not None:
             raise ValueError("Pass either learning_rate= or lr= (its older name), not both")
-        learning_rate = next((a for a in (learning_rate, lr) if a is not None), self.default_learning_rate)
-        if isinstance(learning_rate, bool) or not isinstance(learning_rate, (int, float, np.floating)) \
-                or not learning_rate >= 0:
+        if learning_rate is None:
+            learning_rate = self.default_learning_rate if lr is None else lr
+        if not _is_real(learning_rate) or not learning_rate >= 0:
             raise ValueError(f"Invalid learning rate: {learning_rate}")
         self.learning_rate = float(learning_rate)
         self.name = name or type(self).__name__.lower()
@@ -139,7 +141,7 @@ class SGD(Optimizer):
 
     def __init__(self, learning_rate=None, momentum=0.0, nesterov=False, lr=None, name=None):
         super().__init__(learning_rate, lr=lr, name=name)
-        if isinstance(momentum, bool) or not isinstance(momentum, (int, float)) or not 0 <= momentum <= 1:
+        if not _is_real(momentum) or not 0 <= momentum <= 1:
             raise ValueError(f"Invalid momentum value: {momentum}")
         self.momentum, self.nesterov = float(momentum), bool(nesterov)
 
@@ -183,9 +185,9 @@ class Adam(Optimizer):
     def __init__(self, learning_rate=None, beta_1=0.9, beta_2=0.999, epsilon=1e-7, lr=None, name=None):
         super().__init__(learning_rate, lr=lr, name=name)
         for label, value in (("beta_1", beta_1), ("beta_2", beta_2)):
-            if not isinstance(value, (int, float)) or not 0 <= value < 1:
+            if not _is_real(value) or not 0 <= value < 1:
                 raise ValueError(f"Invalid {label} value: {value}")
-        if not isinstance(epsilon, (int, float)) or not epsilon >= 0:
+        if not _is_real(epsilon) or not epsilon >= 0:
             raise ValueError(f"Invalid epsilon value: {epsilon}")
         self.beta_1, self.beta_2, self.epsilon = float(beta_1), float(beta_2), float(epsilon)
 
@@ -193,10 +195,17 @@ class Adam(Optimizer):
         m, v = self.state(weight, "m", "v")
         f = theta.dtype.type  # the scalars in the weights' dtype, as Keras computes them
         t = f(self.iterations + 1)
-        alpha_t = f(self.learning_rate) * np.sqrt(f(1) - f(self.beta_2) ** t) / (f(1) - f(self.beta_1) ** t)
+        beta_1_t, beta_2_t = f(self.beta_1) ** t, f(self.beta_2) ** t
+        alpha_t = f(self.learning_rate) * np.sqrt(f(1) - beta_2_t) / (f(1) - beta_1_t)
         # One fused loop: m, v and theta each read and written once (see kernels/optim.py).
-        adam_update(theta.reshape(-1), np.ascontiguousarray(g).reshape(-1), m.reshape(-1), v.reshape(-1),
+        g = np.ascontiguousarray(g)
+        adam_update(theta.reshape(-1), g.reshape(-1), m.reshape(-1), v.reshape(-1),
                     f(1 - self.beta_1), f(1 - self.beta_2), f(alpha_t), f(self.epsilon))
+
+
+def _is_real(value):
+    """A real number (int, float, NumPy scalar), not a bool."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 ALL = {"gd": GD, "sgd": SGD, "adam": Adam}

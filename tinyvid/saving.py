@@ -41,17 +41,19 @@ def weight_keys(model):
 def save_weights(model, filepath):
     """Write every weight of `model` to `filepath` (.npz), replacing the file atomically."""
     filepath = os.fspath(filepath)
-    arrays = {f"{key}/{i}": w.data for layer, key in weight_keys(model) for i, w in enumerate(layer.weights)}
+    arrays = {f"{key}/{i}": w.data
+              for layer, key in weight_keys(model) for i, w in enumerate(layer.weights)}
     folder = os.path.dirname(os.path.abspath(filepath))
     try:
-        handle, temporary = tempfile.mkstemp(prefix=f".{os.path.basename(filepath)}.", suffix=".tmp", dir=folder)
+        handle, temporary = tempfile.mkstemp(prefix=f".{os.path.basename(filepath)}.",
+                                             suffix=".tmp", dir=folder)
     except OSError as error:
         raise OSError(f"save_weights: cannot write '{filepath}': {error}") from error
     try:
         with os.fdopen(handle, "wb") as file:
             np.savez(file, **arrays)  # to an open file: savez adds no ".npz" to the name
             file.flush()
-            os.fsync(file.fileno())  # on disk before the rename, so the rename cannot expose a partial file
+            os.fsync(file.fileno())  # on disk before the rename: no rename exposes a partial file
         os.replace(temporary, filepath)
     except BaseException:
         if os.path.exists(temporary):
@@ -77,11 +79,13 @@ def load_weights(model, filepath):
             entry = f"{key}/{i}"
             expected.add(entry)
             if entry not in stored:
-                raise ValueError(f"load_weights('{filepath}'): the file has no weight {i} ('{name}') for "
-                                 f"{called}; the file holds: {', '.join(sorted(stored)) or 'nothing'}")
+                raise ValueError(f"load_weights('{filepath}'): the file has no weight {i} ('{name}') "
+                                 f"for {called}; the file holds: "
+                                 f"{', '.join(sorted(stored)) or 'nothing'}")
             if stored[entry].shape != weight.shape:
-                raise ValueError(f"load_weights('{filepath}'): {called} weight {i} ('{name}') has shape "
-                                 f"{weight.shape} in the model but {stored[entry].shape} in the file")
+                raise ValueError(f"load_weights('{filepath}'): {called} weight {i} ('{name}') has "
+                                 f"shape {weight.shape} in the model but {stored[entry].shape} "
+                                 f"in the file")
             updates.append((weight, stored[entry]))
     extra = sorted(set(stored) - expected)
     if extra:

@@ -17,7 +17,8 @@ def set_random_seed(seed):
     any code of yours that uses them.
     """
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise ValueError(f"Expected `seed` argument to be an integer. Received: seed={seed!r} (of type {type(seed)})")
+        raise ValueError(f"Expected `seed` argument to be an integer. "
+                         f"Received: seed={seed!r} (of type {type(seed)})")
     random.seed(int(seed))
     np.random.seed(int(seed) % 2**32)
     rng.seed(int(seed))

@@ -7,8 +7,8 @@
 """
 
 from tinyvid.layers.base import InputSpec, Layer
-from tinyvid.layers.core import Activation, Dense, Dropout, Flatten, Input, InputLayer
 from tinyvid.layers.convolutional import Conv2D
+from tinyvid.layers.core import Activation, Dense, Dropout, Flatten, Input, InputLayer
 from tinyvid.layers.pooling import AveragePooling2D, GlobalAveragePooling2D, MaxPooling2D
 
 __all__ = [

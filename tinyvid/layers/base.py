@@ -224,7 +224,8 @@ def standardize_pair(value, argument, layer):
         return (int(value), int(value))
     if isinstance(value, (tuple, list)) and len(value) == 2 and all(map(is_positive_int, value)):
         return (int(value[0]), int(value[1]))
-    raise layer._invalid(argument, "expected a positive integer or a tuple of 2 positive integers", value)
+    raise layer._invalid(argument, "expected a positive integer or a tuple of 2 positive integers",
+                         value)
 
 
 def standardize_padding(value, layer):
@@ -236,16 +237,16 @@ def standardize_padding(value, layer):
 
 def check_data_format(value, layer):
     if value not in (None, "channels_last"):
-        raise layer._invalid(
-            "data_format", "tinyvid supports only 'channels_last' (batch, height, width, channels)", value)
+        raise layer._invalid("data_format", "tinyvid supports only 'channels_last' "
+                             "(batch, height, width, channels)", value)
 
 
 def _standardize_shape(shape, argument, layer):
     if isinstance(shape, (tuple, list)) and all(d is None or is_positive_int(d) for d in shape):
         return tuple(None if d is None else int(d) for d in shape)
     raise ValueError(
-        f"{type(layer).__name__} layer '{layer.name}': invalid value for argument `{argument}`: expected "
-        f"a tuple of positive integers (one sample's shape, without the batch axis). "
+        f"{type(layer).__name__} layer '{layer.name}': invalid value for argument `{argument}`: "
+        f"expected a tuple of positive integers (one sample's shape, without the batch axis). "
         f"Received: {argument}={shape!r}")
 
 

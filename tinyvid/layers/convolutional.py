@@ -14,7 +14,12 @@ Output size per spatial axis (Keras's rules):
 
 from tinyvid import nn_ops
 from tinyvid.layers.base import (
-    InputSpec, Layer, check_data_format, is_positive_int, output_length, standardize_padding,
+    InputSpec,
+    Layer,
+    check_data_format,
+    is_positive_int,
+    output_length,
+    standardize_padding,
     standardize_pair,
 )
 from tinyvid.layers.core import _activation
@@ -65,7 +70,9 @@ class Conv2D(Layer):
         self._check_output_size(input_shape)
         kh, kw = self.kernel_size
         self.kernel = self.add_weight((kh, kw, c_in, self.filters), self.kernel_initializer, "kernel")
-        self.bias = self.add_weight((self.filters,), self.bias_initializer, "bias") if self.use_bias else None
+        self.bias = None
+        if self.use_bias:
+            self.bias = self.add_weight((self.filters,), self.bias_initializer, "bias")
         self.input_spec = InputSpec(ndim=4, axes={-1: c_in})
         self.built = True
 

@@ -8,6 +8,7 @@ into one long vector per frame, and two Dense layers turn that vector into class
 """
 
 import math
+import numbers
 
 from tinyvid import activations, nn_ops
 from tinyvid.layers.base import InputSpec, Layer, _standardize_shape, is_positive_int
@@ -73,7 +74,9 @@ class Dense(Layer):
             raise ValueError(f"Dense layer '{self.name}': the last axis of the input must be known, "
                              f"received input shape {tuple(input_shape)}")
         self.kernel = self.add_weight((input_dim, self.units), self.kernel_initializer, "kernel")
-        self.bias = self.add_weight((self.units,), self.bias_initializer, "bias") if self.use_bias else None
+        self.bias = None
+        if self.use_bias:
+            self.bias = self.add_weight((self.units,), self.bias_initializer, "bias")
         self.input_spec = InputSpec(min_ndim=2, axes={-1: input_dim})
         self.built = True
 
@@ -135,7 +138,7 @@ class Dropout(Layer):
 
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
         super().__init__(**kwargs)
-        if not isinstance(rate, (int, float)) or isinstance(rate, bool) or not 0 <= rate <= 1:
+        if not isinstance(rate, numbers.Real) or isinstance(rate, bool) or not 0 <= rate <= 1:
             raise self._invalid("rate", "expected a float value between 0 and 1", rate)
         self.rate, self.noise_shape, self.seed = float(rate), noise_shape, seed
         self._generator = None if seed is None else generator_for(seed)

@@ -13,7 +13,12 @@ as Keras does.
 
 from tinyvid import nn_ops
 from tinyvid.layers.base import (
-    InputSpec, Layer, check_data_format, output_length, standardize_padding, standardize_pair,
+    InputSpec,
+    Layer,
+    check_data_format,
+    output_length,
+    standardize_padding,
+    standardize_pair,
 )
 
 
@@ -31,7 +36,8 @@ class _Pooling2D(Layer):
     def compute_output_shape(self, input_shape):
         n, h, w, c = input_shape
         (ph, pw), (sh, sw) = self.pool_size, self.strides
-        return (n, output_length(h, ph, sh, 1, self.padding), output_length(w, pw, sw, 1, self.padding), c)
+        out_h = output_length(h, ph, sh, 1, self.padding)
+        return (n, out_h, output_length(w, pw, sw, 1, self.padding), c)
 
     def build(self, input_shape):
         _, out_h, out_w, _ = self.compute_output_shape(input_shape)
@@ -46,14 +52,14 @@ class MaxPooling2D(_Pooling2D):
     """The maximum of each `pool_size` window (default 2 x 2, halving height and width)."""
 
     def call(self, x, training=False):
-        return nn_ops.max_pool2d(x, pool_size=self.pool_size, strides=self.strides, padding=self.padding)
+        return nn_ops.max_pool2d(x, self.pool_size, strides=self.strides, padding=self.padding)
 
 
 class AveragePooling2D(_Pooling2D):
     """The mean of each `pool_size` window (default 2 x 2, halving height and width)."""
 
     def call(self, x, training=False):
-        return nn_ops.avg_pool2d(x, pool_size=self.pool_size, strides=self.strides, padding=self.padding)
+        return nn_ops.avg_pool2d(x, self.pool_size, strides=self.strides, padding=self.padding)
 
 
 class GlobalAveragePooling2D(Layer):
