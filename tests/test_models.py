@@ -264,6 +264,35 @@ def test_verbose_levels(capsys):
     assert capsys.readouterr().out == ""
 
 
+def test_progress_bar_redraws_in_place_on_a_terminal(capsys, monkeypatch):
+    x, labels = blobs(40)
+    model = small_classifier()
+    monkeypatch.setattr("sys.stdout.isatty", lambda: True, raising=False)
+    model.fit(x, to_categorical(labels), batch_size=8, epochs=1)
+    out = capsys.readouterr().out
+    assert out.startswith("\r") and out.endswith("\n") and out.count("\n") == 1  # one line, redrawn
+    assert "5/5 ━━━━━━━━━━━━━━━━━━━━ " in out.rsplit("\r", 1)[1]
+
+
+def test_callback_hooks_run_in_kerass_order():
+    calls = []
+
+    class Recorder(tv_callbacks.Callback):
+        def on_train_begin(self, logs=None): calls.append("train_begin")
+        def on_epoch_begin(self, epoch, logs=None): calls.append(f"epoch_begin {epoch}")
+        def on_batch_begin(self, batch, logs=None): calls.append(f"batch_begin {batch}")
+        def on_batch_end(self, batch, logs=None): calls.append(f"batch_end {batch} {sorted(logs)}")
+        def on_epoch_end(self, epoch, logs=None): calls.append(f"epoch_end {epoch} {sorted(logs)}")
+        def on_train_end(self, logs=None): calls.append("train_end")
+
+    x, labels = blobs(20)
+    small_classifier().fit(x, to_categorical(labels), batch_size=10, epochs=2, verbose=0,
+                           callbacks=[Recorder()])
+    batch = ["batch_begin 0", "batch_end 0 ['accuracy', 'loss']", "batch_begin 1", "batch_end 1 ['accuracy', 'loss']"]
+    assert calls == (["train_begin", "epoch_begin 0", *batch, "epoch_end 0 ['accuracy', 'loss']",
+                      "epoch_begin 1", *batch, "epoch_end 1 ['accuracy', 'loss']", "train_end"])
+
+
 # --- data sources: Keras's PyDataset protocol -----------------------------------------------------------
 
 
