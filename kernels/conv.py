@@ -28,10 +28,12 @@ BLAS does all the multiply-adds; the Numba loops only move memory (im2col, col2i
 Why this way, measured on the 2-core machine (float32, x (32, 62, 62, 32), w (3, 3, 32, 64),
 forward + backward; benchmarks/bench_kernels.py prints these rows):
   * Chunks of images. The column matrix of the whole batch is 132 MB; built at once it streams
-    through DRAM twice (written, then read by BLAS): 84-312 ms. Built one image at a time (4 MB,
-    it stays in cache): ~68 ms, ~186 GFLOP/s, 0.72-0.74 of the same run's 2048^2 sgemm (PyTorch's
-    conv took ~54 ms in that run). Chunks of 2 images did as well as 1; 4 and 8 were slower
-    (0.64, 0.55). So a chunk holds as many images as fit in CHUNK_BYTES of columns, at least 1.
+    through DRAM twice (written, then read by BLAS): 81-312 ms. Built one image at a time (4 MB,
+    it stays in cache): 63-68 ms, 186-202 GFLOP/s, 0.72-0.74 of the same run's 2048^2 sgemm
+    (PyTorch's conv: 50-54 ms on a quiet machine). Chunks of 2 images did about as well as 1
+    (0.61-0.74 against 0.61-0.73 over runs, worse in a direct A/B: 0.65 against 0.73); 4 and 8
+    were slower (0.59-0.67, 0.39-0.58). So a chunk holds as many images as fit in CHUNK_BYTES
+    of columns, at least one.
   * Recompute the columns in backward rather than keep them from forward, for big layers:
     recomputing costs ~0.1 ms per image, in cache. For small ones (the model's first conv, 13 MB
     of columns) keeping them is faster; `keep_cols=True` does that, and tinyvid.nn_ops.Conv2D

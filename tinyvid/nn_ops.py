@@ -36,9 +36,10 @@ KEEP_COLS_BYTES = 32 * 1024 * 1024
 """Conv2D keeps forward's column matrix for backward (dw) when it is at most this many bytes.
 
 Measured with benchmarks/bench_kernels.py (float32, batch 32, fwd + bwd without dx): for the
-model's first conv (3->32 on 64x64x3, 13 MB of columns) keeping them took ~8.6-11.2 ms against
-~10.5-13.2 ms recomputing; for the second (32->64, 132 MB) keeping was slower, 84-312 ms against
-68 ms, because the columns no longer stay in cache (kernels/conv.py explains the chunking).
+model's first conv (3->32 on 64x64x3, 13 MB of columns) keeping them was faster in 4 runs of 5
+(e.g. 8.6 ms against 10.5 ms recomputing; the fifth, on a busy machine, 12.2 against 9.9); for
+the second (32->64, 132 MB) keeping was slower in every run (81-312 ms against 63-68 ms),
+because the columns no longer stay in cache (kernels/conv.py explains the chunking).
 """
 
 
