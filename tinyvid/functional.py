@@ -8,6 +8,7 @@ fused, they subtract the maximum first (so exp never overflows) and have short b
 
 import numpy as np
 
+from tinyvid.nn_ops import avg_pool2d, conv2d, dense, max_pool2d  # noqa: F401  (re-exported)
 from tinyvid.tensor import Function
 
 
