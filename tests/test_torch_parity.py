@@ -14,6 +14,7 @@ COMPOSITIONS = {
     "reductions": lambda x, w, b, lib: (x.max(axis=1) if lib is functional else x.amax(dim=1)).sum() + (x @ w).mean(),
     "reshape_index": lambda x, w, b, lib: (x.reshape(-1)[::2] ** 3).sum() + (x.transpose(1, 0)[1:] * 2).sum(),
     "softmax": lambda x, w, b, lib: (lib.softmax(x @ w, -1) * b).sum(),
+    "log_neg_div": lambda x, w, b, lib: (-((x * x + 1).log() / (b.sum() ** 2 + 1))).sum(),
 }
 
 
