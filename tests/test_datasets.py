@@ -6,6 +6,7 @@ evaluate_videos are also checked on a fake folder whose frames' pixels say which
 which frame they are, so that every sample of an epoch can be accounted for without decoding.
 """
 
+import json
 import logging
 import os
 import re
@@ -406,3 +407,12 @@ def test_video_accuracy_can_beat_frame_accuracy():
 def test_evaluate_videos_checks_the_predictions_shape():
     with pytest.raises(ValueError, match=r"predict_fn returned shape \(4, 2\).*expected \(4, 3\)"):
         evaluate_videos(lambda x: np.zeros((len(x), 2)), FakeFolder(num_videos=1, num_frames=4))
+
+
+def test_make_moving_shapes_redoes_a_set_whose_marker_was_torn(tmp_path):
+    root = make_moving_shapes(tmp_path / "s", videos_per_class=2, num_frames=2, size=16,
+                              classes=CLASSES[:2])
+    (root / ".moving-shapes.json").write_text('{"version": 1, "clas')  # a crash mid-write
+    make_moving_shapes(root, videos_per_class=2, num_frames=2, size=16, classes=CLASSES[:2])
+    assert json.loads((root / ".moving-shapes.json").read_text())["videos_per_class"] == 2
+    assert not list(root.glob("*.partial"))

@@ -102,7 +102,7 @@ def make_moving_shapes(root, videos_per_class=30, num_frames=16, size=64, seed=0
     marker = root / ".moving-shapes.json"
     wanted = {"version": 1, "classes": list(classes), "videos_per_class": videos_per_class,
               "num_frames": num_frames, "size": size, "seed": seed, "fps": fps}
-    if marker.exists() and json.loads(marker.read_text(encoding="utf-8")) == wanted:
+    if _read_marker(marker) == wanted:
         return root
     for name in classes:
         moving_shapes_video(name, 0, num_frames=1, size=size, seed=seed)  # check every name first
@@ -120,5 +120,16 @@ def make_moving_shapes(root, videos_per_class=30, num_frames=16, size=64, seed=0
             iio.imwrite(partial, frames, plugin="pyav", codec="libx264", fps=fps,
                         out_pixel_format="yuv420p")
             os.replace(partial, path)
-    marker.write_text(json.dumps(wanted, indent=1), encoding="utf-8")
+    # Written last and atomically: a run cut short leaves no marker, so the next one starts over.
+    partial_marker = root / ".moving-shapes.json.partial"
+    partial_marker.write_text(json.dumps(wanted, indent=1), encoding="utf-8")
+    os.replace(partial_marker, marker)
     return root
+
+
+def _read_marker(marker):
+    """The parameters the folder was made with, or None when it is missing or unreadable."""
+    try:
+        return json.loads(marker.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
