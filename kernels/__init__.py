@@ -33,12 +33,26 @@ first process after an edit pays the compile time; benchmarks/bench_kernels.py m
 
 import os
 
-# numba's parallel loops run on OpenMP threads, and BLAS (called between them) on OpenBLAS's.
-# On a 2-core machine OpenMP's default spin-wait after each loop keeps both cores busy doing
-# nothing while BLAS wants them: measured, an im2col + matmul hand-over took ~8 ms instead of
-# ~0.6 ms. PASSIVE makes idle OpenMP threads sleep. setdefault keeps a value you set yourself;
-# it takes effect only if numba's threads have not started yet in this process.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+import numba
+
+# numba's parallel loops (prange) and BLAS (called between them, through numpy) take turns on the
+# same cores, dozens of times per training step. Which threads numba's loops run on matters:
+#   * the 'omp' layer (numba's default when an OpenMP library is found) runs them on libgomp's
+#     pool. libgomp reads OMP_WAIT_POLICY once, when it is first loaded, and by default its idle
+#     threads spin. PyTorch links the same libgomp, so after `import torch` they spin however
+#     tinyvid sets the variable later, fighting OpenBLAS's threads for the 2 cores: measured, a
+#     training step of the document's model took 680-1970 ms instead of ~140 ms, and one conv
+#     forward 264 ms instead of 21.5 ms.
+#   * the 'workqueue' layer (built into numba, always there) parks idle threads on a condition
+#     variable: no spinning, whatever was imported first. Measured on the same step: 132-145 ms
+#     with or without torch imported first (omp with OMP_WAIT_POLICY=PASSIVE: 148-158 ms).
+# So tinyvid asks for workqueue, unless you chose a layer yourself (NUMBA_THREADING_LAYER). It
+# takes effect only if no parallel numba code has run in this process yet. workqueue does not
+# support parallel kernels launched from several Python threads at once; tinyvid launches them
+# from one. benchmarks/ prints the layer in force (numba.threading_layer()).
+if "NUMBA_THREADING_LAYER" not in os.environ:
+    os.environ["NUMBA_THREADING_LAYER"] = "workqueue"  # numba re-reads the environment on compile
+    numba.config.THREADING_LAYER = "workqueue"  # and this is what a cached kernel's launch reads
 
 from .geometry import Geometry, conv_geometry, pool_geometry, window_geometry  # noqa: E402
 from .dense import dense_backward, dense_forward  # noqa: E402

@@ -42,9 +42,10 @@ forward + backward; benchmarks/bench_kernels.py prints these rows):
   * col2im is a gather over rows of dx (each prange iteration owns one row (n, ih) of dx), so
     there is no race and no atomic add.
   * numba's `np.dot` inside njit needs SciPy; BLAS is called from Python through numpy instead,
-    between the jitted loops. numba's OpenMP threads and OpenBLAS's threads then take turns on
-    the same 2 cores; tinyvid.kernels sets OMP_WAIT_POLICY=PASSIVE (see kernels/__init__.py)
-    because OpenMP's default spin-wait made each turn cost ~8 ms instead of ~0.1 ms.
+    between the jitted loops. numba's threads and OpenBLAS's threads then take turns on the
+    same 2 cores; tinyvid.kernels runs numba's loops on its 'workqueue' threading layer, whose
+    idle threads sleep (see kernels/__init__.py): OpenMP's default spin-wait made each turn cost
+    ~8 ms instead of ~0.1 ms.
   * fastmath stays off, so float64 gradient checks see exact IEEE arithmetic.
   * Tried and dropped: im2col over the kernel's width only (K = kw*c_in = 96) with kh
     accumulated matrix products, no faster in forward; flat 1-D indexing inside the loops, 2.5x
