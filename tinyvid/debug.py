@@ -15,6 +15,8 @@ a debugger, run with NUMBA_DISABLE_JIT=1: every kernel in tinyvid.kernels is pla
 
 from contextlib import contextmanager
 
+import numpy as np
+
 from tinyvid import tensor as _engine
 
 
@@ -24,11 +26,14 @@ def detect_anomaly():
 
     The message names the op (e.g. "Log"), the shapes, and the line of your code where the
     tensor was made. It costs a check of every array, so use it to hunt a NaN, not to train.
+    NumPy's RuntimeWarnings ("invalid value encountered in log") are silenced inside: the error
+    says the same, and says which op.
     """
     previous = _engine._anomaly_mode
     _engine._anomaly_mode = True
     try:
-        yield
+        with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+            yield
     finally:
         _engine._anomaly_mode = previous
 

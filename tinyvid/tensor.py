@@ -12,6 +12,7 @@ Reverse-mode automatic differentiation in three ideas:
 This file is deliberately small (micrograd-sized): the ops themselves live in ops.py.
 """
 
+import os
 import traceback
 
 import numpy as np
@@ -224,12 +225,12 @@ class Tensor:
                 raise RuntimeError(
                     f"{type(ctx).__name__}.backward returned {len(input_grads)} gradients "
                     f"for {len(ctx.inputs)} inputs")
-            for parent, parent_grad in zip(ctx.inputs, input_grads):
+            for i, (parent, parent_grad) in enumerate(zip(ctx.inputs, input_grads)):
                 if parent is None or not parent.requires_grad or parent_grad is None:
                     continue
                 parent_grad = _checked_gradient(np.asarray(parent_grad), parent, type(ctx).__name__)
                 if _anomaly_mode:
-                    _check_finite(parent_grad, type(ctx).__name__, "backward", node)
+                    _check_finite(parent_grad, type(ctx).__name__, "backward", node, ctx.inputs, i)
                 previous = grads.get(id(parent))
                 grads[id(parent)] = parent_grad if previous is None else previous + parent_grad
 
@@ -320,7 +321,7 @@ class Function:
             out._ctx = ctx
         if _anomaly_mode:
             out._created_at = _user_frame()
-            _check_finite(out.data, cls.__name__, "forward", out)
+            _check_finite(out.data, cls.__name__, "forward", out, tensors)
         return out
 
 
@@ -382,22 +383,30 @@ def _checked_gradient(grad, tensor, op_name):
     return grad
 
 
+# The installed package's own folder (tinyvid/), to tell its frames from the user's. Not a test
+# for "/tinyvid/" in the path: a clone of the repository is usually a folder called tinyvid too.
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
 def _user_frame():
-    """'file.py:line in function' of the innermost caller outside tinyvid's engine."""
+    """'file.py:line in function' of the innermost caller outside the tinyvid package."""
     for frame in reversed(traceback.extract_stack()[:-2]):
-        if "/tinyvid/" not in frame.filename.replace("\\", "/") or "/tests/" in frame.filename:
+        if not os.path.abspath(frame.filename).startswith(_PACKAGE_DIR):
             return f"{frame.filename}:{frame.lineno} in {frame.name}"
     return "unknown"
 
 
-def _check_finite(array, op_name, phase, tensor):
+def _check_finite(array, op_name, phase, out, inputs, which=None):
+    """Raise FloatingPointError if `array` holds a NaN or inf: the output `out` of an op (forward),
+    or the gradient its backward sent to input number `which`."""
     if np.issubdtype(array.dtype, np.floating) and not np.all(np.isfinite(array)):
         bad = "nan" if np.isnan(array).any() else "inf"
-        where = tensor._created_at or "unknown"
-        inputs = ", ".join(str(t.shape) for t in (tensor._ctx.inputs if tensor._ctx else ()) if t is not None)
+        what = "" if which is None else f" in the gradient of input {which}"
+        shapes = ", ".join(str(t.shape) for t in inputs if t is not None)
+        where = out._created_at or "an unknown line (it was made outside detect_anomaly())"
         raise FloatingPointError(
-            f"{op_name} {phase} produced {bad} (output shape {tensor.shape if phase == 'forward' else array.shape}, "
-            f"input shapes {inputs or 'n/a'}); the tensor was created at {where}")
+            f"{op_name} {phase} produced {bad}{what} (output shape {out.shape}, input shapes "
+            f"{shapes}); the tensor was created at {where}")
 
 
 # The ops import Function from this module, so they are imported after it is defined.
