@@ -1,31 +1,19 @@
-"""Kernel benchmarks: conv2d, pooling and dense, against the same run's sgemm and PyTorch.
+"""Kernels: conv2d, pooling and dense, beside the same run's sgemm and PyTorch.
 
-Every row times tinyvid, numpy's 2048x2048 float32 `a @ b` (sgemm) and PyTorch (when it imports)
-in alternating blocks, so the ratios in a row are taken within one run even on a shared, noisy
-machine. Blocks, not single calls: each library's thread pool keeps spinning for a while after it
-returns (OpenBLAS's workers, PyTorch's OpenMP), and a call made right after a call of the other
-library ran up to 2x slower; the untimed first call of each block absorbs that.
-    ratio       = tinyvid GFLOP/s / sgemm GFLOP/s           (the issue asks >= 0.5, goal 0.8)
+Every row times tinyvid, numpy's 2048x2048 float32 `a @ b` (sgemm, the machine's practical
+limit) and PyTorch (when it imports) in alternating blocks (common.blocked_median_times), so
+the figures in a row are taken within one run even on a shared, noisy machine.
+    /sgemm      = tinyvid GFLOP/s / sgemm GFLOP/s           (1.0 = as fast as a big sgemm)
     vs torch    = PyTorch's time / tinyvid's time           (1.0 = as fast as PyTorch)
 FLOPs: 2*N*OH*OW*KH*KW*Cin*Cout per conv pass (forward, dx, dw); fwd+bwd is 3 passes, or 2 when
 the input needs no gradient (a model's first layer). Dense: 2*rows*in*out per pass.
 
-Run it:  python -m benchmarks.bench_kernels [--quick]
-Each bench_* function returns result dicts, so `python -m benchmarks` can gather them.
+Run it:  python -m benchmarks.bench_kernels [--quick]     (or python -m benchmarks)
 """
-
-import argparse
-import json
-import os
-import statistics
-import subprocess
-import sys
-import tempfile
-import time
 
 import numpy as np
 
-from benchmarks.common import format_table, machine_info, optional_torch
+from benchmarks.common import blocked_median_times, optional_torch, standalone_main
 from tinyvid.kernels import (
     avg_pool2d_backward,
     avg_pool2d_forward,
@@ -44,23 +32,6 @@ CONV1 = ((32, 64, 64, 3), (3, 3, 3, 32))
 CONV2 = ((32, 62, 62, 32), (3, 3, 32, 64))
 DENSE = ((32, 230400), (230400, 64))
 POOL_INPUT = (32, 60, 60, 64)
-
-
-def blocked_median_times(fns, rounds=3, per_block=3, warmup=1):
-    """Median time of each function, timed in blocks: fn, fn, fn, then the next function, ...
-
-    Each block starts with `warmup` untimed calls; `rounds` passes over all the functions.
-    """
-    times = {name: [] for name in fns}
-    for _ in range(rounds):
-        for name, fn in fns.items():
-            for _ in range(warmup):
-                fn()
-            for _ in range(per_block):
-                start = time.perf_counter()
-                fn()
-                times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def _repeats(quick):
@@ -242,94 +213,42 @@ def bench_dense(backward=True, quick=False, x_shape=DENSE[0], w_shape=DENSE[1]):
     return _row(label, f"x{x_shape} w{w_shape}", flops, times, torch is not None)
 
 
-# The first call of each kernel in a fresh process, as a training step makes them (float32).
-_FIRST_CALLS = r"""
-import json, sys, time
-t0 = time.perf_counter()
-import numpy as np
-from tinyvid import kernels as K
-times = {"import tinyvid.kernels": time.perf_counter() - t0}
-x = np.ones((2, 6, 6, 3), np.float32); w = np.ones((3, 3, 3, 4), np.float32)
-def first(name, fn):
-    t = time.perf_counter(); fn(); times[name] = time.perf_counter() - t
-first("conv2d forward (im2col)", lambda: K.conv2d_forward(x, w))
-dy = np.ones((2, 4, 4, 4), np.float32)
-first("conv2d backward (+ col2im)", lambda: K.conv2d_backward(dy, x, w))
-first("max_pool2d fwd+bwd", lambda: K.max_pool2d_backward(np.ones((2, 3, 3, 3), np.float32),
-      K.max_pool2d_forward(x)[1], x.shape))
-first("avg_pool2d fwd+bwd", lambda: (K.avg_pool2d_forward(x), K.avg_pool2d_backward(
-      np.ones((2, 3, 3, 3), np.float32), x.shape)))
-print(json.dumps(times))
-"""
-
-
-def bench_compile_time(quick=False):
-    """First-call time of the float32 kernels in a fresh process: empty cache, then warm cache.
-
-    Runs a subprocess twice with one temporary NUMBA_CACHE_DIR: the first compiles and writes
-    the cache (what the first run after installing or editing pays), the second loads it.
-    """
-    with tempfile.TemporaryDirectory(prefix="tinyvid-numba-cache-") as cache:
-        env = dict(os.environ, NUMBA_CACHE_DIR=cache)
-        env.pop("NUMBA_DISABLE_JIT", None)
-        runs = []
-        for _ in range(2):
-            out = subprocess.run([sys.executable, "-c", _FIRST_CALLS], env=env, check=True,
-                                 capture_output=True, text=True).stdout
-            runs.append(json.loads(out.strip().splitlines()[-1]))
-    cold, warm = runs
-    return [dict(name=f"first call: {k}", cold_seconds=cold[k], warm_seconds=warm[k])
-            for k in cold] + [dict(name="first call: total", cold_seconds=sum(cold.values()),
-                                   warm_seconds=sum(warm.values()))]
-
-
-def run_all(quick=False):
-    """Every benchmark of this module: (timing rows, compile-time rows)."""
+def run(quick=False):
+    """Every row of the kernels table; `quick` keeps the model's layers and drops the rest."""
     rows = [
         bench_sgemm(quick),
         bench_conv2d(*CONV2, backward=False, quick=quick, name="conv2 32->64 fwd"),
-        bench_conv2d(*CONV2, quick=quick, name="conv2 32->64 fwd+bwd"),
+        bench_conv2d(*CONV2, quick=quick, name=CONV2_FWD_BWD),
         bench_conv2d(*CONV1, backward=False, quick=quick, name="conv1 3->32 fwd"),
         bench_conv2d(*CONV1, need_dx=False, quick=quick, name="conv1 3->32 fwd+bwd (no dx)"),
-        bench_pool("max", backward=False, quick=quick),
-        bench_pool("max", quick=quick),
-        bench_pool("avg", backward=False, quick=quick),
-        bench_pool("avg", quick=quick),
-        bench_dense(backward=False, quick=quick),
-        bench_dense(quick=quick),
     ]
-    rows += bench_conv_choices(quick)
-    return rows, bench_compile_time(quick)
+    if not quick:
+        rows += [bench_pool("max", backward=False), bench_pool("avg", backward=False),
+                 bench_pool("avg")]
+    rows += [bench_pool("max", quick=quick), bench_dense(backward=False, quick=quick),
+             bench_dense(quick=quick)]
+    if not quick:
+        rows += bench_conv_choices()
+    for row in rows:
+        row["ms"] = row["seconds"] * 1e3
+        row["torch_ms"] = None if row["torch_seconds"] is None else row["torch_seconds"] * 1e3
+    return rows
 
 
-TIMING_COLUMNS = [
-    ("name", "benchmark", "{}"), ("shape", "shape", "{}"),
+CONV2_FWD_BWD = "conv2 32->64 fwd+bwd"
+"""The row whose /sgemm ratio is the suite's headline for the kernels."""
+
+TITLE = "Kernels (float32; the document's model's layers at 64x64 frames, batch 32)"
+COLUMNS = [
+    ("name", "kernel", "{}"), ("shape", "shape", "{}"),
     ("ms", "ms", "{:.2f}"), ("gflops", "GFLOP/s", "{:.0f}"),
     ("sgemm_gflops", "sgemm GF/s", "{:.0f}"), ("ratio", "/sgemm", "{:.2f}"),
     ("torch_ms", "torch ms", "{:.2f}"), ("torch_gflops", "torch GF/s", "{:.0f}"),
     ("vs_torch", "vs torch", "{:.2f}"),
 ]
-COMPILE_COLUMNS = [("name", "JIT", "{}"), ("cold_seconds", "empty cache s", "{:.2f}"),
-                   ("warm_seconds", "warm cache s", "{:.3f}")]
-
-
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer repetitions (a smoke run)")
-    args = parser.parse_args(argv)
-    info = machine_info()
-    info["OMP_WAIT_POLICY"] = os.environ.get("OMP_WAIT_POLICY", "(unset)")
-    for key, value in info.items():
-        print(f"{key:>18}: {value}")
-    print()
-    rows, compile_rows = run_all(quick=args.quick)
-    for row in rows:
-        row["ms"] = row["seconds"] * 1e3
-        row["torch_ms"] = None if row["torch_seconds"] is None else row["torch_seconds"] * 1e3
-    print(format_table(rows, TIMING_COLUMNS))
-    print()
-    print(format_table(compile_rows, COMPILE_COLUMNS))
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+
+    standalone_main(sys.modules[__name__])

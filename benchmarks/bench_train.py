@@ -3,12 +3,16 @@
 The model (section 4.2): Conv2D(32, 3x3, relu) -> Conv2D(64, 3x3, relu) -> Flatten ->
 Dense(64, relu) -> Dense(10, softmax), on a batch of 32 frames of 64x64x3, Adam, categorical
 cross-entropy. One step = forward, loss, backward, optimizer update. The two libraries' steps
-are timed alternately in one run, so drift on a shared machine hits both alike.
+are timed in alternating blocks in one run (common.blocked_median_times: an untimed step, then 3
+timed ones, of one library, then of the other, and again), so drift on a shared machine hits
+both alike. The ratio is tinyvid's frames per second over PyTorch's (1.0 = as fast).
+
+Run it:  python -m benchmarks.bench_train [--quick]       (or python -m benchmarks)
 """
 
 import numpy as np
 
-from benchmarks.common import alternating_median_times, median_time, optional_torch
+from benchmarks.common import blocked_median_times, optional_torch, standalone_main
 
 BATCH, FRAME, CLASSES = 32, 64, 10
 
@@ -57,26 +61,29 @@ def torch_step(torch, seed=0):
 
 def run(quick=False):
     """Frames per second of a training step for tinyvid and (if installed) PyTorch, and the ratio."""
-    repeats = 3 if quick else 10
     torch = optional_torch()
     steps = {"tinyvid": tinyvid_step()}
     if torch is not None:
         steps["torch"] = torch_step(torch)
-        times = alternating_median_times(steps, repeats=repeats, warmup=2)
-    else:
-        times = {"tinyvid": median_time(steps["tinyvid"], repeats=repeats, warmup=2)}
-    result = {
-        "name": "training step (document's model, batch 32, 64x64x3, Adam)",
-        "tinyvid_ms": times["tinyvid"] * 1e3,
-        "tinyvid_fps": BATCH / times["tinyvid"],
-    }
-    if "torch" in times:
-        result["torch_ms"] = times["torch"] * 1e3
-        result["torch_fps"] = BATCH / times["torch"]
-        result["ratio_vs_torch"] = result["tinyvid_fps"] / result["torch_fps"]
-    return [result]
+    times = blocked_median_times(steps, rounds=2 if quick else 5, per_block=3, warmup=1)
+    row = {"name": f"training step, batch {BATCH}", "tinyvid_ms": times["tinyvid"] * 1e3,
+           "tinyvid_fps": BATCH / times["tinyvid"], "torch_ms": None, "torch_fps": None,
+           "ratio_vs_torch": None}
+    if torch is not None:
+        row.update(torch_ms=times["torch"] * 1e3, torch_fps=BATCH / times["torch"],
+                   ratio_vs_torch=times["torch"] / times["tinyvid"])
+    return [row]
+
+
+TITLE = (f"Training step of the document's model ({FRAME}x{FRAME}x3 frames, {CLASSES} classes, "
+         f"Adam, categorical cross-entropy)")
+COLUMNS = [("name", "step", "{}"), ("tinyvid_ms", "tinyvid ms", "{:.1f}"),
+           ("tinyvid_fps", "tinyvid frames/s", "{:.0f}"), ("torch_ms", "torch ms", "{:.1f}"),
+           ("torch_fps", "torch frames/s", "{:.0f}"),
+           ("ratio_vs_torch", "tinyvid / torch", "{:.2f}x")]
 
 
 if __name__ == "__main__":
-    for row in run():
-        print(row)
+    import sys
+
+    standalone_main(sys.modules[__name__])

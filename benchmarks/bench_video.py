@@ -9,6 +9,9 @@ filters (select, scale) in place of PyAV's conversion.
 
 Throughput is the clip's frames per second of wall time (every frame is decoded, whether or not
 it is kept); the ratio is read_video's throughput over PyAV's (above 1: read_video is faster).
+The two are timed in alternating blocks (common.blocked_median_times).
+
+Run it:  python -m benchmarks.bench_video [--quick]       (or python -m benchmarks)
 """
 
 import pathlib
@@ -18,7 +21,7 @@ import av
 import imageio.v3 as iio
 import numpy as np
 
-from benchmarks.common import alternating_median_times, format_table, machine_info
+from benchmarks.common import blocked_median_times, standalone_main
 
 
 def make_clip(path, num_frames=300, height=240, width=320, seed=0):
@@ -51,19 +54,20 @@ def pyav_read(path, indices=None, size=None):
 
 
 def run(quick=False):
-    """read_video's and PyAV's decoding throughput on a 300-frame 320x240 clip (and a small one)."""
+    """read_video's and PyAV's decoding throughput on a 320x240 clip (300 frames, 100 with
+    `quick`) and on a small one."""
     from tinyvid.video import read_video, sample_indices
 
-    repeats, warmup = (3, 1) if quick else (9, 2)
+    rounds, length = (1, 100) if quick else (3, 300)
     results = []
     with tempfile.TemporaryDirectory() as folder:
-        big = make_clip(pathlib.Path(folder) / "clip-320x240.mp4")
+        big = make_clip(pathlib.Path(folder) / "clip-320x240.mp4", num_frames=length)
         small = make_clip(pathlib.Path(folder) / "clip-64x64.mp4", num_frames=16, height=64,
                           width=64)
         cases = [
-            ("all frames, 320x240", big, 300, None, None),
-            ("all frames, resized to 64x64", big, 300, None, (64, 64)),
-            ("8 frames sampled, 64x64", big, 300, 8, (64, 64)),
+            (f"all {length} frames, 320x240", big, length, None, None),
+            (f"all {length} frames, resized to 64x64", big, length, None, (64, 64)),
+            (f"8 of {length} frames sampled, 64x64", big, length, 8, (64, 64)),
             ("small clip (16 frames of 64x64), 8 sampled", small, 16, 8, (64, 64)),
         ]
         for name, path, count, num_frames, size in cases:
@@ -72,10 +76,10 @@ def run(quick=False):
             if ours.shape != theirs.shape:
                 raise ValueError(f"bench_video: {name}: read_video gave {ours.shape}, "
                                  f"PyAV {theirs.shape}")
-            times = alternating_median_times({
+            times = blocked_median_times({
                 "read_video": lambda p=path, n=num_frames, s=size: read_video(p, n, s),
                 "pyav": lambda p=path, i=indices, s=size: pyav_read(p, i, s),
-            }, repeats=repeats, warmup=warmup)
+            }, rounds=rounds, per_block=3, warmup=1)
             results.append({
                 "name": name,
                 "read_video_ms": times["read_video"] * 1e3,
@@ -87,21 +91,18 @@ def run(quick=False):
     return results
 
 
-def main(quick=False):
-    for key, value in machine_info().items():
-        print(f"{key}: {value}")
-    print()
-    print(format_table(run(quick), [
-        ("name", "decoding", "{}"),
-        ("read_video_ms", "read_video ms", "{:.1f}"),
-        ("pyav_ms", "PyAV ms", "{:.1f}"),
-        ("read_video_fps", "read_video frames/s", "{:.0f}"),
-        ("pyav_fps", "PyAV frames/s", "{:.0f}"),
-        ("ratio_vs_pyav", "read_video / PyAV", "{:.2f}x"),
-    ]))
+TITLE = "Video decoding: tinyvid.read_video against PyAV alone (h264 clips)"
+COLUMNS = [
+    ("name", "decoding", "{}"),
+    ("read_video_ms", "read_video ms", "{:.1f}"),
+    ("pyav_ms", "PyAV ms", "{:.1f}"),
+    ("read_video_fps", "read_video frames/s", "{:.0f}"),
+    ("pyav_fps", "PyAV frames/s", "{:.0f}"),
+    ("ratio_vs_pyav", "read_video / PyAV", "{:.2f}x"),
+]
 
 
 if __name__ == "__main__":
     import sys
 
-    main(quick="--quick" in sys.argv)
+    standalone_main(sys.modules[__name__])

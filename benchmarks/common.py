@@ -1,4 +1,4 @@
-"""What every benchmark shares: timing with warm-ups and medians, machine facts, torch if present.
+"""What every benchmark shares: timing in blocks with warm-ups and medians, machine facts, torch.
 
 Absolute times drift on a shared machine, so every figure the suite reports beside another is
 taken in the same run, and the ones that matter are ratios (tinyvid / PyTorch, conv / sgemm).
@@ -10,30 +10,41 @@ import platform
 import statistics
 import time
 
+# Environment variables that change how fast BLAS, numba and PyTorch run: printed at the top.
+THREAD_SETTINGS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS",
+                   "OMP_NUM_THREADS", "OMP_WAIT_POLICY", "NUMBA_NUM_THREADS",
+                   "NUMBA_THREADING_LAYER", "NUMBA_DISABLE_JIT", "MKL_NUM_THREADS")
+
 
 def median_time(fn, repeats=5, warmup=1):
     """Median wall time of `fn()` in seconds, after `warmup` untimed calls (JIT, caches)."""
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return blocked_median_times({"fn": fn}, rounds=1, per_block=repeats, warmup=warmup)["fn"]
 
 
-def alternating_median_times(fns, repeats=5, warmup=1):
-    """Median time of each of several functions, called in turn, so drift hits all alike."""
-    for fn in fns.values():
-        for _ in range(warmup):
-            fn()
+def blocked_median_times(fns, rounds=3, per_block=3, warmup=1):
+    """Median time in seconds of each function, timed in alternating blocks.
+
+    Each round runs every function in turn as a block: `warmup` untimed calls, then
+    `per_block` timed ones. Over `rounds` rounds, drift on a shared machine hits every function
+    alike. Blocks, not single calls: each library's thread pool keeps spinning or waking for a
+    while after it returns (OpenBLAS's workers, PyTorch's OpenMP), and a call made right after a
+    call of the other library ran up to 2x slower; the untimed first call of a block absorbs it.
+
+    Args:
+        fns: name -> function of no arguments.
+
+    Returns:
+        name -> median seconds over its `rounds * per_block` timed calls.
+    """
     times = {name: [] for name in fns}
-    for _ in range(repeats):
+    for _ in range(rounds):
         for name, fn in fns.items():
-            start = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - start)
+            for _ in range(warmup):
+                fn()
+            for _ in range(per_block):
+                start = time.perf_counter()
+                fn()
+                times[name].append(time.perf_counter() - start)
     return {name: statistics.median(t) for name, t in times.items()}
 
 
@@ -56,6 +67,24 @@ def _cpu_model():
     return platform.processor() or platform.machine()
 
 
+def numba_threading_layer():
+    """The threading layer numba's parallel loops really run on ('workqueue', 'omp', 'tbb').
+
+    numba picks it when the first parallel loop runs, so run a tiny tinyvid kernel first.
+    """
+    import numba
+    import numpy as np
+
+    from tinyvid.kernels.optim import adam_update
+
+    if os.environ.get("NUMBA_DISABLE_JIT") == "1":
+        return "none (NUMBA_DISABLE_JIT=1: plain Python)"
+    a = np.zeros(4, dtype=np.float32)
+    f = np.float32
+    adam_update(a, a.copy(), a.copy(), a.copy(), f(0.1), f(0.001), f(0.001), f(1e-7))
+    return numba.threading_layer()
+
+
 def machine_info():
     """The facts a reader needs to compare two benchmark runs, as an ordered dict of strings."""
     import numba
@@ -63,23 +92,27 @@ def machine_info():
 
     info = {
         "cpu": f"{_cpu_model()} ({os.cpu_count()} logical cores)",
+        "load average": "{:.2f} {:.2f} {:.2f} (1, 5, 15 min, at the start)".format(
+            *os.getloadavg()) if hasattr(os, "getloadavg") else "(unknown)",
         "python": platform.python_version(),
         "numpy": np.__version__,
-        "numba": f"{numba.__version__} (threads {numba.config.NUMBA_NUM_THREADS}, layer {numba.config.THREADING_LAYER})",
-        "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE", "(unset)"),
-        "OPENBLAS_L2_SIZE": os.environ.get("OPENBLAS_L2_SIZE", "(unset)"),
+        "numba": f"{numba.__version__} ({numba.config.NUMBA_NUM_THREADS} threads, threading "
+                 f"layer {numba_threading_layer()})",
     }
     try:
         from threadpoolctl import threadpool_info
 
         blas = [p for p in threadpool_info() if p.get("user_api") == "blas"]
         info["blas"] = ", ".join(
-            f"{p.get('internal_api')} {p.get('version')} {p.get('architecture')} ({p.get('num_threads')} threads)" for p in blas
-        ) or "(none found)"
+            f"{p.get('internal_api')} {p.get('version')}, kernel {p.get('architecture')}, "
+            f"{p.get('num_threads')} threads" for p in blas) or "(none found)"
     except ImportError:
         info["blas"] = "(install the bench extra for BLAS details: threadpoolctl)"
     torch = optional_torch()
-    info["torch"] = f"{torch.__version__} ({torch.get_num_threads()} threads)" if torch else "not installed"
+    info["torch"] = (f"{torch.__version__} ({torch.get_num_threads()} threads)" if torch
+                     else "not installed (pip install -e '.[torch]')")
+    for name in THREAD_SETTINGS:
+        info[name] = os.environ.get(name, "(unset)")
     return info
 
 
@@ -87,8 +120,28 @@ def format_table(rows, columns):
     """A plain-text table: `columns` is a list of (key, header, format) for each row dict."""
     cells = [[header for _, header, _ in columns]]
     for row in rows:
-        cells.append([("" if row.get(key) is None else fmt.format(row[key])) for key, _, fmt in columns])
+        cells.append([("" if row.get(key) is None else fmt.format(row[key]))
+                      for key, _, fmt in columns])
     widths = [max(len(r[i]) for r in cells) for i in range(len(columns))]
-    lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))) for r in cells]
+    lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
+             for r in cells]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def print_machine_info(info, print_fn=print):
+    width = max(map(len, info))
+    for key, value in info.items():
+        print_fn(f"{key:>{width}}: {value}")
+
+
+def standalone_main(module, argv=None):
+    """`python -m benchmarks.bench_x [--quick]`: machine facts, then that module's table."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=module.__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions (a smoke run)")
+    args = parser.parse_args(argv)
+    print_machine_info(machine_info())
+    print()
+    print(format_table(module.run(quick=args.quick), module.COLUMNS))

@@ -54,7 +54,7 @@ if "NUMBA_THREADING_LAYER" not in os.environ:
     os.environ["NUMBA_THREADING_LAYER"] = "workqueue"  # numba re-reads the environment on compile
     numba.config.THREADING_LAYER = "workqueue"  # and this is what a cached kernel's launch reads
 
-from .geometry import Geometry, conv_geometry, pool_geometry, window_geometry  # noqa: E402
+from .geometry import Geometry, conv_geometry, pool_geometry, window_geometry  # noqa: E402, I001
 from .dense import dense_backward, dense_forward  # noqa: E402
 from .pool import (  # noqa: E402
     avg_pool2d_backward,

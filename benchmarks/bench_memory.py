@@ -1,0 +1,99 @@
+"""Memory: peak RSS of one training epoch streamed from a VideoFolder, at two dataset sizes.
+
+`fit` reads a VideoFolder through FrameBatches, which decodes the videos a batch needs and keeps
+only the last 2 * batch_size of them, so the peak memory of an epoch should not grow with the
+number of videos. This writes the moving-shapes dataset (tinyvid.datasets.make_moving_shapes)
+twice into a temporary folder, N and 3N videos per class, and trains the document's model
+(Conv2D 32, Conv2D 64, Flatten, Dense 64, Dense classes; Adam) for one epoch on each, each in a
+fresh process, reporting that process's peak resident set size and the ratio of the two peaks
+(1.00 = no growth). The peak is Linux's VmHWM (/proc/self/status), which a new program starts
+afresh; getrusage's ru_maxrss, the fallback elsewhere, can carry the parent's peak over a fork.
+
+Run it:  python -m benchmarks.bench_memory [--quick]      (or python -m benchmarks)
+"""
+
+import json
+import subprocess
+import sys
+import tempfile
+
+from benchmarks.common import standalone_main
+
+# Full run: the 6 classes at 64x64, as in the document; quick: 4 classes, 32x32 frames, fewer
+# videos. Both sizes hold more videos than FrameBatches keeps (2 * batch_size).
+FULL = dict(classes=6, videos_per_class=(12, 36), frames_per_video=8, size=64, batch_size=32)
+QUICK = dict(classes=4, videos_per_class=(3, 9), frames_per_video=2, size=32, batch_size=4)
+
+EPOCH = r"""
+import json, resource, sys, time
+start = time.perf_counter()
+
+def rss_kb(field):
+    try:  # Linux: VmRSS (now) or VmHWM (peak) of this program only
+        with open("/proc/self/status") as f:
+            return next(int(line.split()[1]) for line in f if line.startswith(field + ":"))
+    except (OSError, StopIteration):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kB on Linux
+
+
+from tinyvid.datasets import FrameBatches, VideoFolder
+from tinyvid.layers import Conv2D, Dense, Flatten
+from tinyvid.models import Sequential
+
+root, frames, size, batch_size = json.loads(sys.argv[1])
+folder = VideoFolder(root, num_frames=frames, size=(size, size))
+batches = FrameBatches(folder, batch_size=batch_size)
+model = Sequential([Conv2D(32, (3, 3), activation="relu", input_shape=(size, size, 3)),
+                    Conv2D(64, (3, 3), activation="relu"), Flatten(),
+                    Dense(64, activation="relu"), Dense(len(folder.classes), activation="softmax")])
+model.compile(optimizer="adam", loss="categorical_crossentropy")
+before = rss_kb("VmRSS")
+model.fit(batches, epochs=1, verbose=0)
+peak = rss_kb("VmHWM")
+print(json.dumps({"videos": len(folder), "frames": len(folder) * frames, "steps": len(batches),
+                  "before_kb": before, "peak_kb": peak, "seconds": time.perf_counter() - start}))
+"""
+
+
+def epoch_peak(root, frames, size, batch_size):
+    """Run one epoch in a fresh process; its numbers (RSS in kB)."""
+    args = json.dumps([str(root), frames, size, batch_size])
+    out = subprocess.run([sys.executable, "-c", EPOCH, args], check=True, capture_output=True,
+                         text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def run(quick=False):
+    """One row per dataset size, the second with the ratio of the peaks."""
+    from tinyvid.datasets import MOVING_SHAPES_CLASSES, make_moving_shapes
+
+    setting = QUICK if quick else FULL
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="tinyvid-memory-") as folder:
+        for n in setting["videos_per_class"]:
+            root = make_moving_shapes(f"{folder}/videos-{n}", videos_per_class=n,
+                                      num_frames=2 * setting["frames_per_video"],
+                                      size=setting["size"],
+                                      classes=MOVING_SHAPES_CLASSES[:setting["classes"]])
+            result = epoch_peak(root, setting["frames_per_video"], setting["size"],
+                                setting["batch_size"])
+            rows.append({
+                "name": (f"{setting['classes']} classes x {n} videos, "
+                         f"{setting['size']}x{setting['size']}, batch {setting['batch_size']}"),
+                "videos": result["videos"], "frames": result["frames"], "steps": result["steps"],
+                "before_mb": result["before_kb"] / 1024, "peak_mb": result["peak_kb"] / 1024,
+                "seconds": result["seconds"], "ratio": None,
+            })
+    rows[-1]["ratio"] = rows[-1]["peak_mb"] / rows[0]["peak_mb"]
+    return rows
+
+
+TITLE = "Memory: peak RSS of one epoch streamed from a VideoFolder (fresh process each)"
+COLUMNS = [("name", "dataset", "{}"), ("videos", "videos", "{}"), ("frames", "frames", "{}"),
+           ("steps", "steps", "{}"), ("before_mb", "RSS before fit MB", "{:.0f}"),
+           ("peak_mb", "peak RSS MB", "{:.0f}"), ("seconds", "process s", "{:.1f}"),
+           ("ratio", "peak / smaller's", "{:.2f}")]
+
+
+if __name__ == "__main__":
+    standalone_main(sys.modules[__name__])
