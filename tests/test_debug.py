@@ -47,3 +47,13 @@ def test_without_detect_anomaly_nan_passes_silently_as_in_numpy():
     with np.errstate(invalid="ignore"):
         assert np.isnan(Tensor([-1.0]).log().item())
     assert not tinyvid.tensor._anomaly_mode
+
+
+def test_layer_weights_are_named_in_graph_dot_and_repr():
+    from tinyvid.layers import Dense
+
+    layer = Dense(2, name="classifier")
+    out = layer(Tensor(np.ones((1, 3), dtype=np.float32))).sum()
+    assert "leaf classifier/kernel  shape=(3, 2)" in debug.graph(out)
+    assert "leaf classifier/bias\\n(2,) float32" in debug.to_dot(out)
+    assert "name='classifier/kernel'" in repr(layer.trainable_weights[0])

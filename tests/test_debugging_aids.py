@@ -124,7 +124,7 @@ def test_repr_shows_shape_dtype_and_the_op_that_made_a_models_tensors():
     assert repr(outputs[2]).endswith("shape=(2, 1024), dtype=float32, op=Reshape)")
     assert repr(outputs[4]).endswith("shape=(2, 3), dtype=float32, op=Softmax)")
     kernel = model.layers[0].kernel
-    assert repr(kernel) == "Tensor(..., shape=(3, 3, 3, 32), dtype=float32, requires_grad=True)"
+    assert repr(kernel) == "Tensor(..., shape=(3, 3, 3, 32), dtype=float32, requires_grad=True, name='conv2d/kernel')"
 
 
 # --- hooks and retain_grad on a model's intermediate tensors ----------------------------------

@@ -38,8 +38,14 @@ def detect_anomaly():
         _engine._anomaly_mode = previous
 
 
-def _describe(t):
+def _kind(t):
+    """'MatMul' for a tensor an op made; 'leaf' or 'constant' (with its name, if any) otherwise."""
     kind = t.op or ("leaf" if t.requires_grad else "constant")
+    return f"{kind} {t.name}" if t.name else kind
+
+
+def _describe(t):
+    kind = _kind(t)
     flags = "  requires_grad" if t.requires_grad and t.op is None else ""
     return f"{kind}  shape={t.shape}  {t.dtype}{flags}"
 
@@ -80,7 +86,7 @@ def to_dot(t):
         if id(node) in seen:
             continue
         seen.add(id(node))
-        label = f"{node.op or ('leaf' if node.requires_grad else 'constant')}\\n{node.shape} {node.dtype}"
+        label = f"{_kind(node)}\\n{node.shape} {node.dtype}"
         style = "" if node.op else ", style=rounded"
         lines.append(f'  n{id(node)} [label="{label}"{style}];')
         for parent in _inputs(node):

@@ -83,6 +83,8 @@ class Tensor:
             become float32; float arrays keep their dtype (float64 stays float64).
         requires_grad: if True, `backward()` fills `.grad` for this tensor.
         dtype: force a dtype, e.g. `np.float64`.
+        name: an optional label shown by repr and tinyvid.debug.graph (layers name their
+            weights "conv2d/kernel", "dense/bias", ...).
 
     Attributes:
         data: the values, a NumPy array.
@@ -94,8 +96,9 @@ class Tensor:
     # Make NumPy hand `ndarray + Tensor` over to Tensor.__radd__ instead of looping elementwise.
     __array_ufunc__ = None
 
-    def __init__(self, data, requires_grad=False, dtype=None):
+    def __init__(self, data, requires_grad=False, dtype=None, name=None):
         self.data = _to_array(data, dtype)
+        self.name = name
         self.grad = None
         self.requires_grad = bool(requires_grad)
         self._ctx = None  # the Function (with its inputs) that produced this tensor; None for leaves
@@ -125,6 +128,7 @@ class Tensor:
     def __repr__(self):
         op = f", op={self.op}" if self.op else ""
         grad = ", requires_grad=True" if self.requires_grad and self._ctx is None else ""
+        grad += f", name={self.name!r}" if self.name else ""
         values = np.array2string(self.data, precision=4, threshold=8, separator=", ")
         values = values if self.size <= 8 else "..."
         return f"Tensor({values}, shape={self.shape}, dtype={self.dtype}{op}{grad})"

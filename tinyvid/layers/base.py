@@ -153,7 +153,7 @@ class Layer:
         """A new weight: a Tensor of this layer's dtype with requires_grad=True, filled by the
         initialiser (a name such as 'glorot_uniform' or an Initializer)."""
         values = initializers.get(initializer)(tuple(shape), self.dtype)
-        weight = Tensor(np.asarray(values, dtype=self.dtype), requires_grad=True)
+        weight = Tensor(np.asarray(values, dtype=self.dtype), requires_grad=True, name=f"{self.name}/{name}")
         self._weights.append(weight)
         self._weight_names.append(name)
         return weight
