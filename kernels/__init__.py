@@ -8,35 +8,39 @@ Read them in this order:
 
     geometry.py    output sizes and Keras 'valid' / 'same' padding, argument checks
     reference.py   slow, obviously correct NumPy versions of everything below
+    cores.py       big work split into one share per core, run side by side in threads
     dense.py       y = x @ w + b: all BLAS, no loop of our own
-    pool.py        max and average pooling: plain loops
-    conv.py        conv2d as im2col (a loop) + a matrix product (BLAS)
+    pool.py        max and average pooling: plain loops (numba's prange spreads them)
+    conv.py        conv2d as im2col (a loop) + a matrix product (BLAS), a share per core
+    optim.py       Adam's update as one loop over the weights
 
 How to step into a kernel. Each loop is written once, as a plain function, and jitted on the next
 line under a second name:
 
     def _im2col(x, ...):            # plain Python: call it, test it, put a breakpoint in it
         ...
-    im2col = njit(parallel=True, cache=True)(_im2col)     # the fast one the drivers call
+    im2col = njit(nogil=True, cache=True)(_im2col)        # the fast one the drivers call
 
 Three ways in, from cheapest to most complete:
 
-    1. Call the plain function yourself: `_im2col(x, ...)` (prange is a plain range there).
-    2. Pass `jit=False` to a driver: `conv2d_forward(x, w, jit=False)` runs the plain loops.
+    1. Call the plain function yourself: `_im2col(x, ...)` (a `prange` in a loop kernel is a
+       plain range there).
+    2. Pass `jit=False` to a driver: `conv2d_forward(x, w, jit=False)` runs the plain loops,
+       in this thread.
     3. Run the whole program with NUMBA_DISABLE_JIT=1 in the environment (set before Python
        starts): every njit is then a no-op, so `python -m pdb` or your IDE steps into every
        kernel, and the numbers are the same as with the JIT.
 
 Compiled code is cached next to the source (`kernels/__pycache__`, `cache=True`), so only the
-first process after an edit pays the compile time; benchmarks/bench_kernels.py measures it.
+first process after an edit pays the compile time; benchmarks/bench_jit.py measures it.
 """
 
 import os
 
 import numba
 
-# numba's parallel loops (prange) and BLAS (called between them, through numpy) take turns on the
-# same cores, dozens of times per training step. Which threads numba's loops run on matters:
+# numba's parallel loops (prange: pooling, Adam) and BLAS take turns on the same cores. Which
+# threads numba's loops run on matters:
 #   * the 'omp' layer (numba's default when an OpenMP library is found) runs them on libgomp's
 #     pool. libgomp reads OMP_WAIT_POLICY once, when it is first loaded, and by default its idle
 #     threads spin. PyTorch links the same libgomp, so after `import torch` they spin however

@@ -1,11 +1,11 @@
 """2-D convolution, channels-last, as im2col + one matrix product per chunk of images.
 
 Every loop kernel here is written twice over with one source: the plain Python function
-(`_im2col`, `_col2im`) and its jitted alias (`im2col = njit(parallel=True, cache=True)(_im2col)`).
+(`_im2col`, `_col2im`) and its jitted alias (`im2col = njit(nogil=True, cache=True)(_im2col)`).
 Call the plain one, or run anything with NUMBA_DISABLE_JIT=1, and the very same lines run in the
-Python interpreter, where a debugger can step through them; the numbers are the same (`prange` is
-an ordinary `range` there). The drivers `conv2d_forward` / `conv2d_backward` take `jit=False` to
-use the plain kernels for one call.
+Python interpreter, where a debugger can step through them; the numbers are the same. The
+drivers `conv2d_forward` / `conv2d_backward` take `jit=False` to use the plain kernels for one
+call.
 
 Shapes (Keras layout):
     x   (batch, height, width, c_in)         w   (kh, kw, c_in, c_out)        b  (c_out,)
@@ -23,7 +23,9 @@ matrix product, done by BLAS (numpy's `@`, i.e. OpenBLAS sgemm / dgemm):
     dcols = dy @ w.reshape(kh*kw*c_in, c_out).T            (n*out_h*out_w, kh*kw*c_in)
     dx   = col2im(dcols): each dcols entry added back to the x pixel it was copied from
 
-BLAS does all the multiply-adds; the Numba loops only move memory (im2col, col2im).
+BLAS does all the multiply-adds; the Numba loops only move memory (im2col, col2im). The batch
+is split into one share of images per core (kernels/cores.py): each core runs im2col, the
+products and col2im of its own images, in its own thread, with BLAS single-threaded.
 
 Why this way, measured on the 2-core machine (float32, x (32, 62, 62, 32), w (3, 3, 32, 64),
 forward + backward; benchmarks/bench_kernels.py prints these rows):
@@ -39,13 +41,15 @@ forward + backward; benchmarks/bench_kernels.py prints these rows):
     of columns) keeping them is faster; `keep_cols=True` does that, and tinyvid.nn_ops.Conv2D
     decides by size (KEEP_COLS_BYTES).
   * One buffer for cols and dcols in backward: dw reads cols, then dcols overwrites it.
-  * col2im is a gather over rows of dx (each prange iteration owns one row (n, ih) of dx), so
-    there is no race and no atomic add.
+  * col2im is a gather over rows of dx (each row (n, ih) of dx is written by one loop turn),
+    so it could run in parallel without a race or an atomic add.
   * numba's `np.dot` inside njit needs SciPy; BLAS is called from Python through numpy instead,
-    between the jitted loops. numba's threads and OpenBLAS's threads then take turns on the
-    same 2 cores; tinyvid.kernels runs numba's loops on its 'workqueue' threading layer, whose
-    idle threads sleep (see kernels/__init__.py): OpenMP's default spin-wait made each turn cost
-    ~8 ms instead of ~0.1 ms.
+    between the jitted loops.
+  * One core's share of the images per thread, rather than numba's prange for the loops and
+    OpenBLAS's threads for the products: these took turns on the 2 cores at every chunk, and
+    OpenBLAS's threads wait for each other by spinning, which stalls when another program
+    takes a core. Measured on the document's model's training step, 148-161 ms -> 129-134 ms
+    on a quiet machine (kernels/cores.py has the loaded-machine figures).
   * fastmath stays off, so float64 gradient checks see exact IEEE arithmetic.
   * Tried and dropped: im2col over the kernel's width only (K = kw*c_in = 96) with kh
     accumulated matrix products, no faster in forward; flat 1-D indexing inside the loops, 2.5x
@@ -54,8 +58,9 @@ forward + backward; benchmarks/bench_kernels.py prints these rows):
 """
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
+from .cores import bounds, num_parts, run_parts
 from .geometry import conv_geometry, float_arrays
 
 CHUNK_BYTES = 4 * 1024 * 1024
@@ -67,7 +72,7 @@ def _im2col(x, n0, out_h, out_w, kh, kw, sh, sw, dil_h, dil_w, pad_top, pad_left
 
     Loop nest (one row of cols per output pixel, one column per (tap, channel)):
 
-        for r in prange(n_chunk * out_h):            # (image, output row) pairs, in parallel
+        for r in range(n_chunk * out_h):             # (image, output row) pairs
             n, oh = n0 + r // out_h, r % out_h
             for ow in range(out_w):
                 for i in range(kh):
@@ -88,7 +93,7 @@ def _im2col(x, n0, out_h, out_w, kh, kw, sh, sw, dil_h, dil_w, pad_top, pad_left
     """
     _, h, w, c_in = x.shape
     n_chunk = cols.shape[0] // (out_h * out_w)
-    for r in prange(n_chunk * out_h):
+    for r in range(n_chunk * out_h):
         n = n0 + r // out_h
         oh = r % out_h
         for ow in range(out_w):
@@ -107,16 +112,16 @@ def _im2col(x, n0, out_h, out_w, kh, kw, sh, sw, dil_h, dil_w, pad_top, pad_left
     return cols
 
 
-im2col = njit(parallel=True, cache=True)(_im2col)
+# nogil: the threads of kernels/cores.py run it side by side on different images
+im2col = njit(nogil=True, cache=True)(_im2col)
 
 
 def _col2im(dcols, n0, out_h, out_w, kh, kw, sh, sw, dil_h, dil_w, pad_top, pad_left, dx):
     """Add the rows of dcols back onto the pixels of dx they came from (the adjoint of im2col).
 
-    Loop nest (a gather: each parallel iteration owns one row of dx, so no two threads write the
-    same element):
+    Loop nest (a gather: each turn of the outer loop writes one row of dx, and only it):
 
-        for r in prange(n_chunk * height):           # (image, input row) pairs, in parallel
+        for r in range(n_chunk * height):            # (image, input row) pairs
             n, ih = n0 + r // height, r % height
             dx[n, ih] = 0
             for i in range(kh):                      # which output row oh reads row ih as tap i
@@ -138,7 +143,7 @@ def _col2im(dcols, n0, out_h, out_w, kh, kw, sh, sw, dil_h, dil_w, pad_top, pad_
     """
     _, h, w, c_in = dx.shape
     n_chunk = dcols.shape[0] // (out_h * out_w)
-    for r in prange(n_chunk * h):
+    for r in range(n_chunk * h):
         n_local = r // h
         n = n0 + n_local
         ih = r % h
@@ -161,7 +166,7 @@ def _col2im(dcols, n0, out_h, out_w, kh, kw, sh, sw, dil_h, dil_w, pad_top, pad_
     return dx
 
 
-col2im = njit(parallel=True, cache=True)(_col2im)
+col2im = njit(nogil=True, cache=True)(_col2im)
 
 
 def _chunk_images(chunk, rows_per_image, k, itemsize):
@@ -173,13 +178,14 @@ def _chunk_images(chunk, rows_per_image, k, itemsize):
 
 def conv2d_forward(x, w, b=None, strides=1, padding="valid", dilation_rate=1, *,
                    keep_cols=False, chunk=None, jit=True):
-    """y = conv2d(x, w) + b, as im2col + BLAS, one chunk of images at a time.
+    """y = conv2d(x, w) + b, as im2col + BLAS, one chunk of images at a time, a share per core.
 
     Loop nest:
 
-        for n0 in range(0, batch, chunk):                         # Python
-            cols = im2col(x[n0 : n0 + chunk])                     # Numba, parallel
-            y[n0 : n0 + chunk] = cols @ w.reshape(-1, c_out) + b  # BLAS
+        for each core's share of the batch, side by side:      # kernels/cores.py, threads
+            for n0 in range(lo, hi, chunk):                     # Python
+                cols = im2col(x[n0 : n0 + chunk])               # Numba
+                y[n0 : n0 + chunk] = cols @ w.reshape(-1, c_out) + b    # BLAS, one thread
 
     Args:
         x: `(batch, height, width, c_in)`, float32 or float64.
@@ -190,7 +196,8 @@ def conv2d_forward(x, w, b=None, strides=1, padding="valid", dilation_rate=1, *,
         keep_cols: also return the columns of the whole batch, to hand to `conv2d_backward`
             so that dw need not redo im2col (costs `batch*out_h*out_w*kh*kw*c_in` elements).
         chunk: images per chunk; None picks by CHUNK_BYTES.
-        jit: False runs the plain-Python im2col (slow; for stepping through it).
+        jit: False runs the plain-Python im2col, and the shares one after the other (slow; for
+            stepping through it).
 
     Returns:
         y `(batch, out_h, out_w, c_out)`, or `(y, cols)` with keep_cols, where cols is
@@ -206,34 +213,40 @@ def conv2d_forward(x, w, b=None, strides=1, padding="valid", dilation_rate=1, *,
     kernel = im2col if jit else _im2col
     y = np.empty((n, g.out_h, g.out_w, c_out), dtype=x.dtype)
     y2 = y.reshape(n * rows, c_out)
-    chunk = n if keep_cols else _chunk_images(chunk, rows, k, x.itemsize)
-    buf = np.empty((min(chunk, n) * rows, k), dtype=x.dtype)
-    for n0 in range(0, n, chunk):
-        nc = min(chunk, n - n0)
-        cols = buf[: nc * rows]
-        kernel(x, n0, g.out_h, g.out_w, kh, kw, g.sh, g.sw, g.dil_h, g.dil_w, g.pad_top, g.pad_left,
-               cols)
-        y_chunk = y2[n0 * rows:(n0 + nc) * rows]
-        np.matmul(cols, w2, out=y_chunk)  # BLAS
-        if b is not None:
-            y_chunk += b
-    return (y, buf) if keep_cols else y
+    chunk = _chunk_images(chunk, rows, k, x.itemsize)
+    all_cols = np.empty((n * rows, k), dtype=x.dtype) if keep_cols else None
+
+    def share(lo, hi):  # images lo .. hi-1, on one core
+        buf = None if keep_cols else np.empty((min(chunk, hi - lo) * rows, k), dtype=x.dtype)
+        for n0 in range(lo, hi, chunk):
+            nc = min(chunk, hi - n0)
+            cols = all_cols[n0 * rows:(n0 + nc) * rows] if keep_cols else buf[: nc * rows]
+            kernel(x, n0, g.out_h, g.out_w, kh, kw, g.sh, g.sw, g.dil_h, g.dil_w, g.pad_top,
+                   g.pad_left, cols)
+            y_chunk = y2[n0 * rows:(n0 + nc) * rows]
+            np.matmul(cols, w2, out=y_chunk)  # BLAS
+            if b is not None:
+                y_chunk += b
+
+    _run_shares(share, n, 2 * n * rows * k * c_out, jit)
+    return (y, all_cols) if keep_cols else y
 
 
 def conv2d_backward(dy, x, w, strides=1, padding="valid", dilation_rate=1, *, need_dx=True,
                     need_dw=True, need_db=True, cols=None, chunk=None, jit=True):
-    """Gradients of conv2d: dx, dw, db from dy, one chunk of images at a time.
+    """Gradients of conv2d: dx, dw, db from dy, one chunk of images at a time, a share per core.
 
     Loop nest:
 
-        for n0 in range(0, batch, chunk):                          # Python
-            cols = im2col(x[n0 : n0 + chunk])     (or a slice of the kept cols)   # Numba
-            dw  += cols.T @ dy[n0 : n0 + chunk]                                   # BLAS
-            db  += dy[n0 : n0 + chunk] summed over (n, oh, ow)
-            dcols = dy[n0 : n0 + chunk] @ w.reshape(-1, c_out).T   (same buffer)  # BLAS
-            dx[n0 : n0 + chunk] = col2im(dcols)                                   # Numba
+        for each core's share of the batch, side by side:      # kernels/cores.py, threads
+            for n0 in range(lo, hi, chunk):                     # Python
+                cols = im2col(x[n0 : n0 + chunk])   (or a slice of the kept cols)   # Numba
+                dw_share += cols.T @ dy[n0 : n0 + chunk]                            # BLAS
+                dcols = dy[n0 : n0 + chunk] @ w.reshape(-1, c_out).T  (same buffer) # BLAS
+                dx[n0 : n0 + chunk] = col2im(dcols)                                 # Numba
+        dw = sum of the shares' dw;  db = dy summed over (n, oh, ow)
 
-    dw and db are summed over chunks in float64, then cast to x's dtype.
+    dw and db are summed in float64, then cast to x's dtype.
 
     Args:
         dy: `(batch, out_h, out_w, c_out)`, the gradient of the loss with respect to y.
@@ -242,7 +255,7 @@ def conv2d_backward(dy, x, w, strides=1, padding="valid", dilation_rate=1, *, ne
             them); the first layer of a model needs no dx.
         cols: the columns `conv2d_forward(..., keep_cols=True)` returned, or None to recompute.
         chunk: images per chunk; None picks by CHUNK_BYTES.
-        jit: False runs the plain-Python im2col / col2im.
+        jit: False runs the plain-Python im2col / col2im, and the shares one after the other.
 
     Returns:
         `(dx, dw, db)` with the shapes of x, w and `(c_out,)`; None for those not needed.
@@ -262,33 +275,41 @@ def conv2d_backward(dy, x, w, strides=1, padding="valid", dilation_rate=1, *, ne
     dy2 = dy.reshape(n * rows, c_out)
     to_cols, from_cols = (im2col, col2im) if jit else (_im2col, _col2im)
     dx = np.empty_like(x) if need_dx else None
-    dw_sum = np.zeros((k, c_out), dtype=np.float64)
-    dw_chunk = np.empty((k, c_out), dtype=x.dtype)
-    db_sum = np.zeros(c_out, dtype=np.float64)
     chunk = _chunk_images(chunk, rows, k, x.itemsize)
     need_buf = need_dx or (need_dw and cols is None)
-    buf = np.empty((min(chunk, n) * rows, k), dtype=x.dtype) if need_buf else None
-    for n0 in range(0, n, chunk):
-        nc = min(chunk, n - n0)
-        dy_chunk = dy2[n0 * rows:(n0 + nc) * rows]
-        if need_dw:
-            if cols is not None:
-                cols_chunk = cols[n0 * rows:(n0 + nc) * rows]
-            else:
-                cols_chunk = to_cols(x, n0, g.out_h, g.out_w, kh, kw, g.sh, g.sw, g.dil_h, g.dil_w,
-                                     g.pad_top, g.pad_left, buf[: nc * rows])
-            np.matmul(cols_chunk.T, dy_chunk, out=dw_chunk)  # BLAS
-            dw_sum += dw_chunk
-        if need_db:
-            db_sum += dy_chunk.sum(axis=0)
-        if need_dx:
-            dcols = np.matmul(dy_chunk, w2.T, out=buf[: nc * rows])  # BLAS
-            from_cols(dcols, n0, g.out_h, g.out_w, kh, kw, g.sh, g.sw, g.dil_h, g.dil_w, g.pad_top,
-                      g.pad_left, dx)
-    dw = dw_sum.astype(x.dtype).reshape(w.shape) if need_dw else None
-    db = db_sum.astype(x.dtype) if need_db else None
+
+    def share(lo, hi):  # images lo .. hi-1, on one core; returns their part of dw
+        dw_sum = np.zeros((k, c_out), dtype=np.float64) if need_dw else None
+        dw_chunk = np.empty((k, c_out), dtype=x.dtype)
+        buf = np.empty((min(chunk, hi - lo) * rows, k), dtype=x.dtype) if need_buf else None
+        for n0 in range(lo, hi, chunk):
+            nc = min(chunk, hi - n0)
+            dy_chunk = dy2[n0 * rows:(n0 + nc) * rows]
+            if need_dw:
+                if cols is not None:
+                    cols_chunk = cols[n0 * rows:(n0 + nc) * rows]
+                else:
+                    cols_chunk = to_cols(x, n0, g.out_h, g.out_w, kh, kw, g.sh, g.sw, g.dil_h,
+                                         g.dil_w, g.pad_top, g.pad_left, buf[: nc * rows])
+                np.matmul(cols_chunk.T, dy_chunk, out=dw_chunk)  # BLAS
+                dw_sum += dw_chunk
+            if need_dx:
+                dcols = np.matmul(dy_chunk, w2.T, out=buf[: nc * rows])  # BLAS
+                from_cols(dcols, n0, g.out_h, g.out_w, kh, kw, g.sh, g.sw, g.dil_h, g.dil_w,
+                          g.pad_top, g.pad_left, dx)
+        return dw_sum
+
+    passes = int(need_dx) + int(need_dw)
+    dw_shares = _run_shares(share, n, passes * 2 * n * rows * k * c_out, jit)
+    dw = sum(dw_shares).astype(x.dtype).reshape(w.shape) if need_dw else None
+    db = dy2.sum(axis=0, dtype=np.float64).astype(x.dtype) if need_db else None
     return dx, dw, db
 
+
+def _run_shares(share, n, flops, jit):
+    """share(lo, hi) for each core's contiguous share of the n images (kernels/cores.py)."""
+    parts = num_parts(flops, n)
+    return run_parts(lambda p: share(*bounds(n, parts)[p]), parts, jit)
 
 
 def _shape(a):

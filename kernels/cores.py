@@ -1,0 +1,91 @@
+"""Using every core: split a kernel's work into parts, one per core, and run them side by side.
+
+The big kernels (conv2d, dense) are loops of our own (im2col, col2im: Numba) around matrix
+products (BLAS). Each part is one core's share of the batch (conv2d) or of the long axis of a
+matrix (dense): it runs the loops and the products of its share alone, in its own thread, with
+BLAS single-threaded meanwhile. The threads need no lock: numpy releases Python's GIL inside
+BLAS, and the Numba loops are compiled with `nogil=True`.
+
+    def work(part):                           # e.g. images [lo, hi) of the batch
+        ... im2col, matrix product, ...       # one core's share, start to finish
+    run_parts(work, parts)                    # part 0 here, parts 1.. in pool threads
+
+Why not let BLAS spread each product over the cores, as numpy does by default? Measured on the
+2-core machine, the document's model (benchmarks/bench_train.py, batch 32):
+  * OpenBLAS splits each product between its threads, which then wait for each other by
+    spinning, many times per product. When another program takes a core, the waits stall:
+    the dense layer's `x @ w`, (32, 230400) @ (230400, 64), took 6 ms on a quiet machine and
+    up to 2.6-3.6 s per call on a loaded one. Split by us, each thread finishes its own share
+    whatever the other does: 15-24 ms median, 40-81 ms at worst, on the same loaded machine.
+  * Even on a quiet machine a whole training step got faster, 148-161 ms -> 129-134 ms: no
+    hand-over between Numba's threads and BLAS's at every chunk, and each core keeps its own
+    images in its own cache.
+
+Small work stays in the calling thread as one part (a hand-over to a thread costs ~50 us), and
+so does everything when the kernels run as plain Python (`jit=False` or NUMBA_DISABLE_JIT=1):
+the same parts, one after the other, so a debugger steps through them and the numbers are the
+same. The parts never depend on the number of threads, only on `NUM_CORES`.
+"""
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+import numba
+
+NUM_CORES = numba.config.NUMBA_NUM_THREADS
+"""How many parts big work is split into: numba's thread count (NUMBA_NUM_THREADS, by default the
+number of CPUs)."""
+
+MIN_PART_FLOPS = 20_000_000
+"""Work of fewer floating-point operations than this per part is not split (~0.1 ms of BLAS)."""
+
+_pool = None
+_blas = None
+
+
+def num_parts(flops, items):
+    """How many parts to split `items` (images, rows) worth `flops` in all into: 1 .. NUM_CORES."""
+    return int(max(1, min(NUM_CORES, items, flops // MIN_PART_FLOPS)))
+
+
+def bounds(n, parts):
+    """`parts` contiguous ranges (lo, hi) covering range(n), as equal as can be."""
+    return [(n * p // parts, n * (p + 1) // parts) for p in range(parts)]
+
+
+def run_parts(work, parts, jit=True):
+    """Call `work(p)` for p in range(parts) and return the results in order.
+
+    Side by side, one thread per part with BLAS single-threaded, when jit and parts > 1 (and
+    BLAS's thread count can be set, through threadpoolctl); otherwise one after the other in
+    this thread, with BLAS using its own threads.
+    """
+    if parts == 1 or not jit or os.environ.get("NUMBA_DISABLE_JIT") == "1":
+        return [work(p) for p in range(parts)]
+    blas = _blas_controller()
+    if blas is None:  # a BLAS we cannot limit: let it use the cores, one part after the other
+        return [work(p) for p in range(parts)]
+    with blas.limit(limits=1):
+        others = [_thread_pool().submit(work, p) for p in range(1, parts)]
+        first = work(0)  # this thread takes part 0 instead of waiting idle
+        return [first] + [future.result() for future in others]
+
+
+def _thread_pool():
+    global _pool
+    if _pool is None:
+        _pool = ThreadPoolExecutor(max_workers=max(1, NUM_CORES - 1),
+                                   thread_name_prefix="tinyvid-core")
+    return _pool
+
+
+def _blas_controller():
+    """threadpoolctl's handle on the BLAS numpy loaded, or None if there is none it can set."""
+    global _blas
+    if _blas is None:
+        try:
+            from threadpoolctl import ThreadpoolController
+        except ImportError:
+            return None
+        _blas = ThreadpoolController().select(user_api="blas")  # numpy is imported by now
+    return _blas if _blas.lib_controllers else None
