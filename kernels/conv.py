@@ -242,11 +242,14 @@ def conv2d_backward(dy, x, w, strides=1, padding="valid", dilation_rate=1, *, ne
             for n0 in range(lo, hi, chunk):                     # Python
                 cols = im2col(x[n0 : n0 + chunk])   (or a slice of the kept cols)   # Numba
                 dw_share += cols.T @ dy[n0 : n0 + chunk]                            # BLAS
+                db_share += ones @ dy[n0 : n0 + chunk]      (dy summed over pixels) # BLAS
                 dcols = dy[n0 : n0 + chunk] @ w.reshape(-1, c_out).T  (same buffer) # BLAS
                 dx[n0 : n0 + chunk] = col2im(dcols)                                 # Numba
-        dw = sum of the shares' dw;  db = dy summed over (n, oh, ow)
+        dw, db = the sums of the shares' dw, db
 
-    dw and db are summed in float64, then cast to x's dtype.
+    dw and db are summed over chunks in float64, then cast to x's dtype. db is a product with a
+    vector of ones rather than `dy.sum(axis=0, dtype=np.float64)`: in cache, on the share's
+    core, and measured 0.6 ms against 4.4 ms for the second conv's dy (115200 x 64).
 
     Args:
         dy: `(batch, out_h, out_w, c_out)`, the gradient of the loss with respect to y.
@@ -278,9 +281,11 @@ def conv2d_backward(dy, x, w, strides=1, padding="valid", dilation_rate=1, *, ne
     chunk = _chunk_images(chunk, rows, k, x.itemsize)
     need_buf = need_dx or (need_dw and cols is None)
 
-    def share(lo, hi):  # images lo .. hi-1, on one core; returns their part of dw
-        dw_sum = np.zeros((k, c_out), dtype=np.float64) if need_dw else None
+    def share(lo, hi):  # images lo .. hi-1, on one core; returns their parts of dw and db
+        dw_sum = np.zeros((k, c_out), dtype=np.float64)
         dw_chunk = np.empty((k, c_out), dtype=x.dtype)
+        db_sum = np.zeros(c_out, dtype=np.float64)
+        ones = np.ones(min(chunk, hi - lo) * rows, dtype=x.dtype)
         buf = np.empty((min(chunk, hi - lo) * rows, k), dtype=x.dtype) if need_buf else None
         for n0 in range(lo, hi, chunk):
             nc = min(chunk, hi - n0)
@@ -293,16 +298,18 @@ def conv2d_backward(dy, x, w, strides=1, padding="valid", dilation_rate=1, *, ne
                                          g.dil_w, g.pad_top, g.pad_left, buf[: nc * rows])
                 np.matmul(cols_chunk.T, dy_chunk, out=dw_chunk)  # BLAS
                 dw_sum += dw_chunk
+            if need_db:
+                db_sum += ones[: nc * rows] @ dy_chunk  # BLAS
             if need_dx:
                 dcols = np.matmul(dy_chunk, w2.T, out=buf[: nc * rows])  # BLAS
                 from_cols(dcols, n0, g.out_h, g.out_w, kh, kw, g.sh, g.sw, g.dil_h, g.dil_w,
                           g.pad_top, g.pad_left, dx)
-        return dw_sum
+        return dw_sum, db_sum
 
     passes = int(need_dx) + int(need_dw)
-    dw_shares = _run_shares(share, n, passes * 2 * n * rows * k * c_out, jit)
-    dw = sum(dw_shares).astype(x.dtype).reshape(w.shape) if need_dw else None
-    db = dy2.sum(axis=0, dtype=np.float64).astype(x.dtype) if need_db else None
+    shares = _run_shares(share, n, passes * 2 * n * rows * k * c_out, jit)
+    dw = sum(dw for dw, _ in shares).astype(x.dtype).reshape(w.shape) if need_dw else None
+    db = sum(db for _, db in shares).astype(x.dtype) if need_db else None
     return dx, dw, db
 
 
