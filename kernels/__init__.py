@@ -9,6 +9,7 @@ Read them in this order:
     geometry.py    output sizes and Keras 'valid' / 'same' padding, argument checks
     reference.py   slow, obviously correct NumPy versions of everything below
     cores.py       big work split into one share per core, run side by side in threads
+    memory.py      why freed arrays are kept for the next training step (page faults)
     dense.py       y = x @ w + b: all BLAS, no loop of our own
     pool.py        max and average pooling: plain loops (numba's prange spreads them)
     conv.py        conv2d as im2col (a loop) + a matrix product (BLAS), a share per core
@@ -57,6 +58,12 @@ import numba
 if "NUMBA_THREADING_LAYER" not in os.environ:
     os.environ["NUMBA_THREADING_LAYER"] = "workqueue"  # numba re-reads the environment on compile
     numba.config.THREADING_LAYER = "workqueue"  # and this is what a cached kernel's launch reads
+
+# Big arrays freed by one training step are kept for the next, not handed back to the operating
+# system and faulted in afresh (glibc only; TINYVID_KEEP_FREED_MEMORY=0 turns it off): memory.py.
+from .memory import keep_freed_memory  # noqa: E402
+
+keep_freed_memory()
 
 from .geometry import Geometry, conv_geometry, pool_geometry, window_geometry  # noqa: E402, I001
 from .dense import dense_backward, dense_forward  # noqa: E402

@@ -69,3 +69,12 @@ def test_dense_split_over_cores_equals_reference(two_cores):
     np.testing.assert_allclose(dx, dy @ w.T, rtol=1e-12)
     np.testing.assert_allclose(dw, x.reshape(-1, 11).T @ dy.reshape(-1, 5), rtol=1e-12)
     np.testing.assert_allclose(db, dy.sum(axis=(0, 1)), rtol=1e-12)
+
+
+def test_keep_freed_memory_can_be_turned_off(monkeypatch):
+    from tinyvid.kernels import memory
+
+    monkeypatch.setenv("TINYVID_KEEP_FREED_MEMORY", "0")
+    assert memory.keep_freed_memory() is False
+    monkeypatch.delenv("TINYVID_KEEP_FREED_MEMORY")
+    assert memory.keep_freed_memory() in (True, False)  # True on glibc (Linux), False elsewhere
