@@ -7,12 +7,23 @@ are timed in alternating blocks in one run (common.blocked_median_times: an unti
 timed ones, of one library, then of the other, and again), so drift on a shared machine hits
 both alike. The ratio is tinyvid's frames per second over PyTorch's (1.0 = as fast).
 
+PyTorch runs in a child process of its own (common.ChildProcessFunction), as its users run it:
+in this process it would share tinyvid's process-wide settings, and one of them, glibc's malloc
+keeping freed memory (kernels/memory.py), makes PyTorch's step faster too. The full run adds a
+row with PyTorch in this process, to show by how much.
+
 Run it:  python -m benchmarks.bench_train [--quick]       (or python -m benchmarks)
 """
 
 import numpy as np
 
-from benchmarks.common import blocked_median_times, optional_torch, standalone_main
+from benchmarks.common import (
+    ChildProcessFunction,
+    blocked_median_times,
+    optional_torch,
+    standalone_main,
+    torch_installed,
+)
 
 BATCH, FRAME, CLASSES = 32, 64, 10
 
@@ -59,20 +70,43 @@ def torch_step(torch, seed=0):
     return step
 
 
+TORCH_IN_CHILD = """
+import torch
+from benchmarks.bench_train import torch_step
+fn = torch_step(torch)
+"""
+
+
 def run(quick=False):
-    """Frames per second of a training step for tinyvid and (if installed) PyTorch, and the ratio."""
-    torch = optional_torch()
+    """Frames per second of a training step for tinyvid and (if installed) PyTorch, and the ratio.
+
+    Returns one row (PyTorch in its own process), and in the full run a second one with PyTorch
+    in this process; the tinyvid figures of both rows are the same measurement.
+    """
     steps = {"tinyvid": tinyvid_step()}
-    if torch is not None:
-        steps["torch"] = torch_step(torch)
-    times = blocked_median_times(steps, rounds=2 if quick else 5, per_block=3, warmup=1)
-    row = {"name": f"training step, batch {BATCH}", "tinyvid_ms": times["tinyvid"] * 1e3,
-           "tinyvid_fps": BATCH / times["tinyvid"], "torch_ms": None, "torch_fps": None,
-           "ratio_vs_torch": None}
-    if torch is not None:
-        row.update(torch_ms=times["torch"] * 1e3, torch_fps=BATCH / times["torch"],
-                   ratio_vs_torch=times["torch"] / times["tinyvid"])
-    return [row]
+    child = None
+    if torch_installed():
+        steps["torch"] = child = ChildProcessFunction(TORCH_IN_CHILD)
+        if not quick:
+            steps["torch here"] = torch_step(optional_torch())
+    try:
+        times = blocked_median_times(steps, rounds=2 if quick else 5, per_block=3, warmup=1)
+    finally:
+        if child is not None:
+            child.close()
+    rows = []
+    for key, name in (("torch", f"training step, batch {BATCH}"),
+                      ("torch here", "  the same, PyTorch in tinyvid's process")):
+        if key not in times and rows:
+            continue
+        row = {"name": name, "tinyvid_ms": times["tinyvid"] * 1e3,
+               "tinyvid_fps": BATCH / times["tinyvid"], "torch_ms": None, "torch_fps": None,
+               "ratio_vs_torch": None}
+        if key in times:
+            row.update(torch_ms=times[key] * 1e3, torch_fps=BATCH / times[key],
+                       ratio_vs_torch=times[key] / times["tinyvid"])
+        rows.append(row)
+    return rows
 
 
 TITLE = (f"Training step of the document's model ({FRAME}x{FRAME}x3 frames, {CLASSES} classes, "

@@ -5,10 +5,15 @@ taken in the same run, and the ones that matter are ratios (tinyvid / PyTorch, c
 """
 
 import importlib
+import importlib.util
 import os
 import platform
 import statistics
+import subprocess
+import sys
 import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # Environment variables that change how fast BLAS, numba and PyTorch run: printed at the top.
 THREAD_SETTINGS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS",
@@ -54,6 +59,64 @@ def optional_torch():
         return importlib.import_module("torch")
     except ImportError:
         return None
+
+
+def torch_installed():
+    """True when torch can be imported (without importing it)."""
+    return importlib.util.find_spec("torch") is not None
+
+
+# The loop a ChildProcessFunction runs: build `fn` from the setup code, then run it once per line
+# read from the parent, answering "done" (or the error) after each run.
+_CHILD_LOOP = r"""
+import sys, traceback
+sys.path.insert(0, sys.argv[1])
+namespace = {}
+exec(sys.argv[2], namespace)
+fn = namespace["fn"]
+print("ready", flush=True)
+for line in sys.stdin:
+    try:
+        fn()
+        print("done", flush=True)
+    except Exception:
+        print("error " + traceback.format_exc().replace(chr(10), " | "), flush=True)
+"""
+
+
+class ChildProcessFunction:
+    """A function that runs in a fresh Python process: each call runs it there once and waits.
+
+    For timing another library as its users run it, unaffected by this process's settings
+    (tinyvid sets glibc's malloc to keep freed memory, which speeds PyTorch up too: see
+    kernels/memory.py). A call's time includes a pipe round trip of well under 1 ms.
+
+    Args:
+        setup: Python source that defines `fn`, a function of no arguments; `benchmarks` is
+            importable from it.
+    """
+
+    def __init__(self, setup):
+        self.process = subprocess.Popen([sys.executable, "-c", _CHILD_LOOP, ROOT, setup],
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                        text=True, bufsize=1)
+        self._expect("ready")
+
+    def __call__(self):
+        self.process.stdin.write("go\n")
+        self.process.stdin.flush()
+        self._expect("done")
+
+    def _expect(self, word):
+        line = self.process.stdout.readline().strip()
+        if line != word:
+            self.close()
+            raise RuntimeError(f"benchmark child process: expected {word!r}, got {line!r}")
+
+    def close(self):
+        if self.process.poll() is None:
+            self.process.stdin.close()
+            self.process.wait(timeout=30)
 
 
 def _cpu_model():
