@@ -5,6 +5,8 @@ limit) and PyTorch (when it imports) in alternating blocks (common.blocked_media
 the figures in a row are taken within one run even on a shared, noisy machine.
     /sgemm      = tinyvid GFLOP/s / sgemm GFLOP/s           (1.0 = as fast as a big sgemm)
     vs torch    = PyTorch's time / tinyvid's time           (1.0 = as fast as PyTorch)
+PyTorch runs in this process here, so it shares tinyvid's process-wide malloc setting
+(kernels/memory.py), which helps it too; the training step (bench_train.py) runs it apart.
 FLOPs: 2*N*OH*OW*KH*KW*Cin*Cout per conv pass (forward, dx, dw); fwd+bwd is 3 passes, or 2 when
 the input needs no gradient (a model's first layer). Dense: 2*rows*in*out per pass.
 

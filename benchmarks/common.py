@@ -21,19 +21,16 @@ THREAD_SETTINGS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREAD
                    "NUMBA_THREADING_LAYER", "NUMBA_DISABLE_JIT", "MKL_NUM_THREADS")
 
 
-def median_time(fn, repeats=5, warmup=1):
-    """Median wall time of `fn()` in seconds, after `warmup` untimed calls (JIT, caches)."""
-    return blocked_median_times({"fn": fn}, rounds=1, per_block=repeats, warmup=warmup)["fn"]
-
-
-def blocked_median_times(fns, rounds=3, per_block=3, warmup=1):
+def blocked_median_times(fns, rounds=3, per_block=3, warmup=1, settle=0.2):
     """Median time in seconds of each function, timed in alternating blocks.
 
-    Each round runs every function in turn as a block: `warmup` untimed calls, then
-    `per_block` timed ones. Over `rounds` rounds, drift on a shared machine hits every function
-    alike. Blocks, not single calls: each library's thread pool keeps spinning or waking for a
-    while after it returns (OpenBLAS's workers, PyTorch's OpenMP), and a call made right after a
-    call of the other library ran up to 2x slower; the untimed first call of a block absorbs it.
+    Each round runs every function in turn as a block: a pause of `settle` seconds, `warmup`
+    untimed calls, then `per_block` timed ones. Over `rounds` rounds, drift on a shared machine
+    hits every function alike. Blocks, not single calls, and the pause: each library's threads
+    keep busy for a while after it returns, and slow whatever runs next. Measured: OpenBLAS's
+    idle threads spin for 50-100 ms after a product (a 2048^2 sgemm, then conv2d forward took
+    40 ms instead of 22 ms; after a 0.1 s pause 25 ms, after 0.2 s 22 ms), and a training step
+    made right after PyTorch's ran up to 2x slower.
 
     Args:
         fns: name -> function of no arguments.
@@ -44,6 +41,7 @@ def blocked_median_times(fns, rounds=3, per_block=3, warmup=1):
     times = {name: [] for name in fns}
     for _ in range(rounds):
         for name, fn in fns.items():
+            time.sleep(settle)
             for _ in range(warmup):
                 fn()
             for _ in range(per_block):

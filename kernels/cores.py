@@ -21,6 +21,11 @@ Why not let BLAS spread each product over the cores, as numpy does by default? M
     hand-over between Numba's threads and BLAS's at every chunk, and each core keeps its own
     images in its own cache.
 
+One thing can still slow the shares down: BLAS threads of your own. After a product numpy ran on
+several threads (your own `a @ b` on big arrays), OpenBLAS's idle threads spin for 50-100 ms
+before they sleep, taking cores from the shares (conv2d forward right after a 2048^2 product:
+40 ms instead of 22 ms). tinyvid's own products never wake them: big ones run here on one thread.
+
 Small work stays in the calling thread as one part (a hand-over to a thread costs ~50 us), and
 so does everything when the kernels run as plain Python (`jit=False` or NUMBA_DISABLE_JIT=1):
 the same parts, one after the other, so a debugger steps through them and the numbers are the
