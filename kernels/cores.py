@@ -45,6 +45,7 @@ MIN_PART_FLOPS = 20_000_000
 """Work of fewer floating-point operations than this per part is not split (~0.1 ms of BLAS)."""
 
 _pool = None
+_pool_pid = None
 _blas = None
 
 
@@ -77,10 +78,13 @@ def run_parts(work, parts, jit=True):
 
 
 def _thread_pool():
-    global _pool
-    if _pool is None:
+    """The pool of NUM_CORES - 1 threads, made on first use, and made again in a forked child
+    process (a fork copies the pool but not its threads: work sent to it would wait forever)."""
+    global _pool, _pool_pid
+    if _pool is None or _pool_pid != os.getpid():
         _pool = ThreadPoolExecutor(max_workers=max(1, NUM_CORES - 1),
                                    thread_name_prefix="tinyvid-core")
+        _pool_pid = os.getpid()
     return _pool
 
 

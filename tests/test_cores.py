@@ -78,3 +78,14 @@ def test_keep_freed_memory_can_be_turned_off(monkeypatch):
     assert memory.keep_freed_memory() is False
     monkeypatch.delenv("TINYVID_KEEP_FREED_MEMORY")
     assert memory.keep_freed_memory() in (True, False)  # True on glibc (Linux), False elsewhere
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork")
+def test_split_kernels_work_in_a_forked_child(two_cores):
+    import multiprocessing
+
+    x, w = random((4, 6, 6, 2), np.float32, 1), random((3, 3, 2, 3), np.float32, 2)
+    expected = conv2d_forward(x, w)  # starts the pool's threads in this process
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        got = pool.apply_async(conv2d_forward, (x, w)).get(timeout=60)
+    np.testing.assert_array_equal(got, expected)
