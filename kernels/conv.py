@@ -35,7 +35,11 @@ forward + backward; benchmarks/bench_kernels.py prints these rows):
     (PyTorch's conv: 50-54 ms on a quiet machine). Chunks of 2 images did about as well as 1
     (0.61-0.74 against 0.61-0.73 over runs, worse in a direct A/B: 0.65 against 0.73); 4 and 8
     were slower (0.59-0.67, 0.39-0.58). So a chunk holds as many images as fit in CHUNK_BYTES
-    of columns, at least one.
+    of columns, at least one. With a share of images per core (below), measured again: chunks
+    of 1 and 2 images 0.85 of sgemm (56 ms, 229 GFLOP/s), 4 images 0.76, 8 images 0.63,
+    keeping the whole batch's columns 0.78. Each product then runs at one core's sgemm peak
+    (~1.03 ms per image and product, ~130 GFLOP/s), which is the limit left with OpenBLAS's
+    Haswell kernels (OPENBLAS_CORETYPE); half an image per chunk (1-2 MB) was no faster.
   * Recompute the columns in backward rather than keep them from forward, for big layers:
     recomputing costs ~0.1 ms per image, in cache. For small ones (the model's first conv, 13 MB
     of columns) keeping them is faster; `keep_cols=True` does that, and tinyvid.nn_ops.Conv2D
