@@ -31,6 +31,8 @@ import traceback
 
 import pytest
 
+import tinyvid
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 TUTORIAL = ROOT / "docs" / "tutorial.md"
 FENCE = re.compile(r"^```([^\n`]*)\n(.*?)^```[ \t]*$", re.S | re.M)
@@ -80,6 +82,10 @@ def test_the_python_blocks_run_in_order_and_print_what_the_text_shows(tmp_path, 
     monkeypatch.setattr(sys, "breakpointhook", record_breakpoint)
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # mkdtemp() under tmp_path
     monkeypatch.setenv("MPLBACKEND", "Agg")
+    # A learner runs the tutorial in a fresh Python session, where the first Dense layer is
+    # named 'dense'; other tests in this process have made layers already, so start the names
+    # again as a fresh session would (Keras's clear_session).
+    tinyvid.utils.clear_session()
 
     namespace = {"__name__": "__tutorial__"}
     previous, printed = None, ""

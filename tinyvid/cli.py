@@ -121,6 +121,7 @@ def _plot_history(history, path):
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
+        from matplotlib.ticker import MaxNLocator
     except ImportError:
         return None
     epochs = range(1, len(history["loss"]) + 1)
@@ -130,6 +131,7 @@ def _plot_history(history, path):
             if prefix + key in history:
                 axis.plot(epochs, history[prefix + key], style, label=(prefix or "train_").rstrip("_"))
         axis.set_xlabel("epoch")
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))  # no epoch 1.5
         axis.set_title(key)
         axis.legend()
     fig.tight_layout()
