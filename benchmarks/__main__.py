@@ -23,7 +23,7 @@ import sys
 import time
 
 from benchmarks import bench_jit, bench_kernels, bench_memory, bench_train, bench_video
-from benchmarks.common import format_table, machine_info, print_machine_info
+from benchmarks.common import format_table, machine_info, print_machine_info, torch_installed
 
 SECTIONS = {"kernels": bench_kernels, "train": bench_train, "video": bench_video,
             "jit": bench_jit, "memory": bench_memory}
@@ -84,6 +84,8 @@ def main(argv=None):
         results[name] = module.run(quick=args.quick)
         print(f"\n## {module.TITLE} [{time.perf_counter() - section_start:.0f} s]\n")
         print(format_table(results[name], module.COLUMNS), flush=True)
+        if not torch_installed() and any(key.startswith("torch") for key, _, _ in module.COLUMNS):
+            print("(torch columns: PyTorch not installed; pip install -e '.[torch]' adds them)")
     headline = summary(results)
     if headline:
         print("\n## Summary\n")
