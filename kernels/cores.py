@@ -33,6 +33,7 @@ same. The parts never depend on the number of threads, only on `NUM_CORES`.
 """
 
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numba
@@ -43,6 +44,13 @@ number of CPUs)."""
 
 MIN_PART_FLOPS = 20_000_000
 """Work of fewer floating-point operations than this per part is not split (~0.1 ms of BLAS)."""
+
+PARALLEL_LAUNCH = threading.Lock()
+"""Held while a `parallel=True` kernel (pooling, Adam) runs. Numba's workqueue threading layer,
+which tinyvid picks (kernels/__init__.py), aborts the whole process when two Python threads
+launch parallel kernels at once (say, two models predicting in a web server's threads); with
+this lock the second launch waits for the first instead. The kernels that run_parts spreads over
+threads (im2col, col2im) are serial `nogil` loops and need no lock."""
 
 _pool = None
 _pool_pid = None

@@ -28,6 +28,7 @@ each parallel iteration owns one whole image.
 import numpy as np
 from numba import njit, prange
 
+from .cores import PARALLEL_LAUNCH
 from .geometry import float_arrays, pool_geometry
 
 
@@ -219,7 +220,8 @@ def max_pool2d_forward(x, pool_size=2, strides=None, padding="valid", *, jit=Tru
     y = np.empty(shape, dtype=x.dtype)
     argmax = np.empty(shape, dtype=np.int32)
     kernel = max_pool2d_loops if jit else _max_pool2d_loops
-    kernel(x, g.out_h, g.out_w, g.kh, g.kw, g.sh, g.sw, g.pad_top, g.pad_left, y, argmax)
+    with PARALLEL_LAUNCH:
+        kernel(x, g.out_h, g.out_w, g.kh, g.kw, g.sh, g.sw, g.pad_top, g.pad_left, y, argmax)
     return y, argmax
 
 
@@ -241,7 +243,8 @@ def max_pool2d_backward(dy, argmax, x_shape, *, jit=True):
                          f"dy.shape={dy.shape}")
     dx = np.empty(tuple(x_shape), dtype=dy.dtype)
     kernel = max_pool2d_backward_loops if jit else _max_pool2d_backward_loops
-    kernel(dy, np.ascontiguousarray(argmax, dtype=np.int32), dx.reshape(dx.shape[0], -1))
+    with PARALLEL_LAUNCH:
+        kernel(dy, np.ascontiguousarray(argmax, dtype=np.int32), dx.reshape(dx.shape[0], -1))
     return dx
 
 
@@ -261,7 +264,8 @@ def avg_pool2d_forward(x, pool_size=2, strides=None, padding="valid", *, jit=Tru
     g = pool_geometry(x.shape, pool_size, strides, padding, fn="avg_pool2d")
     y = np.empty((x.shape[0], g.out_h, g.out_w, x.shape[3]), dtype=x.dtype)
     kernel = avg_pool2d_loops if jit else _avg_pool2d_loops
-    return kernel(x, g.out_h, g.out_w, g.kh, g.kw, g.sh, g.sw, g.pad_top, g.pad_left, y)
+    with PARALLEL_LAUNCH:
+        return kernel(x, g.out_h, g.out_w, g.kh, g.kw, g.sh, g.sw, g.pad_top, g.pad_left, y)
 
 
 def avg_pool2d_backward(dy, x_shape, pool_size=2, strides=None, padding="valid", *, jit=True):
@@ -284,4 +288,5 @@ def avg_pool2d_backward(dy, x_shape, pool_size=2, strides=None, padding="valid",
                          f"{tuple(x_shape)} gives {expected}")
     dx = np.empty(tuple(x_shape), dtype=dy.dtype)
     kernel = avg_pool2d_backward_loops if jit else _avg_pool2d_backward_loops
-    return kernel(dy, g.out_h, g.out_w, g.kh, g.kw, g.sh, g.sw, g.pad_top, g.pad_left, dx)
+    with PARALLEL_LAUNCH:
+        return kernel(dy, g.out_h, g.out_w, g.kh, g.kw, g.sh, g.sw, g.pad_top, g.pad_left, dx)

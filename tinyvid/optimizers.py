@@ -22,6 +22,7 @@ import numbers
 
 import numpy as np
 
+from tinyvid.kernels.cores import PARALLEL_LAUNCH
 from tinyvid.kernels.optim import adam_update
 
 
@@ -199,8 +200,9 @@ class Adam(Optimizer):
         alpha_t = f(self.learning_rate) * np.sqrt(f(1) - beta_2_t) / (f(1) - beta_1_t)
         # One fused loop: m, v and theta each read and written once (see kernels/optim.py).
         g = np.ascontiguousarray(g)
-        adam_update(theta.reshape(-1), g.reshape(-1), m.reshape(-1), v.reshape(-1),
-                    f(1 - self.beta_1), f(1 - self.beta_2), f(alpha_t), f(self.epsilon))
+        with PARALLEL_LAUNCH:  # a parallel kernel: one launch at a time (see kernels/cores.py)
+            adam_update(theta.reshape(-1), g.reshape(-1), m.reshape(-1), v.reshape(-1),
+                        f(1 - self.beta_1), f(1 - self.beta_2), f(alpha_t), f(self.epsilon))
 
 
 def _is_real(value):
