@@ -6,13 +6,20 @@ number of videos. This writes the moving-shapes dataset (tinyvid.datasets.make_m
 twice into a temporary folder, N and 3N videos per class, and trains the document's model
 (Conv2D 32, Conv2D 64, Flatten, Dense 64, Dense classes; Adam) for one epoch on each, each in a
 fresh process, reporting that process's peak resident set size and the ratio of the two peaks
-(1.00 = no growth). The peak is Linux's VmHWM (/proc/self/status), which a new program starts
+(1.00 = no growth). Each size runs twice: with tinyvid's default of keeping freed memory for the
+next step (kernels/memory.py), and with glibc's own malloc settings (TINYVID_KEEP_FREED_MEMORY=0),
+which shows what that default costs. Kept memory makes the peak vary from run to run (where the
+big arrays land in the heap differs): full run, 595-655 MB for 180 videos and 643-655 MB for
+540 over five runs, so its ratio read 1.00-1.10; with glibc's settings 584 and 591 MB (1.01).
+It does not grow with training: over 3 epochs of 540 videos (405 steps) the peak reached 642 MB
+by step 45 and stayed there (glibc's settings: 565 MB). The peak is Linux's VmHWM (/proc/self/status), which a new program starts
 afresh; getrusage's ru_maxrss, the fallback elsewhere, can carry the parent's peak over a fork.
 
 Run it:  python -m benchmarks.bench_memory [--quick]      (or python -m benchmarks)
 """
 
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -20,10 +27,7 @@ import tempfile
 from benchmarks.common import standalone_main
 
 # Full run: the 6 classes at 64x64, as in the document; quick: 4 classes, 32x32 frames, fewer
-# videos. Both sizes hold more videos than FrameBatches keeps (2 * batch_size). The full run's
-# smaller epoch has 45 steps: memory freed by a step is kept for the next (kernels/memory.py), and
-# the peak settles within ~20 steps; an epoch of 18 steps sometimes stopped short of it (595
-# against 655 MB for 54 steps), which looked like growth with the dataset and was not.
+# videos. Both sizes hold more videos than FrameBatches keeps (2 * batch_size).
 FULL = dict(classes=6, videos_per_class=(30, 90), frames_per_video=8, size=64, batch_size=32)
 QUICK = dict(classes=4, videos_per_class=(3, 9), frames_per_video=2, size=32, batch_size=4)
 
@@ -76,32 +80,37 @@ def make_videos(root, videos_per_class, frames, size, classes):
     return root
 
 
-def epoch_peak(root, frames, size, batch_size):
+def epoch_peak(root, frames, size, batch_size, keep_freed_memory=True):
     """Run one epoch in a fresh process; its numbers (RSS in kB)."""
     args = json.dumps([str(root), frames, size, batch_size])
+    env = dict(os.environ, TINYVID_KEEP_FREED_MEMORY="1" if keep_freed_memory else "0")
     out = subprocess.run([sys.executable, "-c", EPOCH, args], check=True, capture_output=True,
-                         text=True).stdout
+                         text=True, env=env).stdout
     return json.loads(out.strip().splitlines()[-1])
 
 
 def run(quick=False):
-    """One row per dataset size, the second with the ratio of the peaks."""
+    """Rows per malloc setting and dataset size; each larger size with the ratio of the peaks."""
     setting = QUICK if quick else FULL
     rows = []
     with tempfile.TemporaryDirectory(prefix="tinyvid-memory-") as folder:
-        for n in setting["videos_per_class"]:
-            root = make_videos(f"{folder}/videos-{n}", n, 2 * setting["frames_per_video"],
-                               setting["size"], setting["classes"])
-            result = epoch_peak(root, setting["frames_per_video"], setting["size"],
-                                setting["batch_size"])
-            rows.append({
-                "name": (f"{setting['classes']} classes x {n} videos, "
-                         f"{setting['size']}x{setting['size']}, batch {setting['batch_size']}"),
-                "videos": result["videos"], "frames": result["frames"], "steps": result["steps"],
-                "before_mb": result["before_kb"] / 1024, "peak_mb": result["peak_kb"] / 1024,
-                "seconds": result["seconds"], "ratio": None,
-            })
-    rows[-1]["ratio"] = rows[-1]["peak_mb"] / rows[0]["peak_mb"]
+        roots = [make_videos(f"{folder}/videos-{n}", n, 2 * setting["frames_per_video"],
+                             setting["size"], setting["classes"])
+                 for n in setting["videos_per_class"]]
+        for keep, label in ((True, "freed memory kept"), (False, "glibc's malloc settings")):
+            for n, root in zip(setting["videos_per_class"], roots):
+                result = epoch_peak(root, setting["frames_per_video"], setting["size"],
+                                    setting["batch_size"], keep_freed_memory=keep)
+                rows.append({
+                    "name": (f"{setting['classes']} classes x {n} videos, "
+                             f"{setting['size']}x{setting['size']}, batch "
+                             f"{setting['batch_size']}, {label}"),
+                    "videos": result["videos"], "frames": result["frames"],
+                    "steps": result["steps"], "before_mb": result["before_kb"] / 1024,
+                    "peak_mb": result["peak_kb"] / 1024, "seconds": result["seconds"],
+                    "ratio": None, "keep_freed_memory": keep,
+                })
+            rows[-1]["ratio"] = rows[-1]["peak_mb"] / rows[-2]["peak_mb"]
     return rows
 
 
