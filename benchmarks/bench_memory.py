@@ -8,11 +8,11 @@ twice into a temporary folder, N and 3N videos per class, and trains the documen
 fresh process, reporting that process's peak resident set size and the ratio of the two peaks
 (1.00 = no growth). Each size runs twice: with tinyvid's default of keeping freed memory for the
 next step (kernels/memory.py), and with glibc's own malloc settings (TINYVID_KEEP_FREED_MEMORY=0),
-which shows what that default costs. Kept memory makes the peak vary from run to run (where the
-big arrays land in the heap differs): full run, 595-655 MB for 180 videos and 643-655 MB for
-540 over five runs, so its ratio read 1.00-1.10; with glibc's settings 584 and 591 MB (1.01).
-It does not grow with training: over 3 epochs of 540 videos (405 steps) the peak reached 642 MB
-by step 45 and stayed there (glibc's settings: 565 MB). The peak is Linux's VmHWM (/proc/self/status), which a new program starts
+which shows what that default costs. With memory kept, the peak climbs to a plateau as the heap
+settles and then stays: over 3 epochs of 540 videos (405 steps) it reached 642 MB by step 45 and
+never rose again (glibc's settings: 565 MB). A 45-step epoch sometimes ends below the plateau:
+over five full runs, 595-655 MB for 180 videos against 643-655 MB for 540, a ratio of 1.00-1.10
+that is this settling, not growth with the dataset; glibc's settings: 584-591 MB, 1.00-1.01. The peak is Linux's VmHWM (/proc/self/status), which a new program starts
 afresh; getrusage's ru_maxrss, the fallback elsewhere, can carry the parent's peak over a fork.
 
 Run it:  python -m benchmarks.bench_memory [--quick]      (or python -m benchmarks)
