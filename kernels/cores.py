@@ -14,9 +14,10 @@ Why not let BLAS spread each product over the cores, as numpy does by default? M
 2-core machine, the document's model (benchmarks/bench_train.py, batch 32):
   * OpenBLAS splits each product between its threads, which then wait for each other by
     spinning, many times per product. When another program takes a core, the waits stall:
-    the dense layer's `x @ w`, (32, 230400) @ (230400, 64), took 6 ms on a quiet machine and
-    up to 2.6-3.6 s per call on a loaded one. Split by us, each thread finishes its own share
-    whatever the other does: 15-24 ms median, 40-81 ms at worst, on the same loaded machine.
+    the dense layer's `x @ w`, (32, 230400) @ (230400, 64), took 6 ms on a quiet machine, and
+    up to 8.6 s per call with 4 busy programs beside it, 14.9 s with 8 (8 and 12 calls of 20
+    over 100 ms). Split by us, each thread finishes its own share whatever the other does:
+    22 and 42 ms at worst under the same loads.
   * Even on a quiet machine a whole training step got faster, 148-161 ms -> 129-134 ms: no
     hand-over between Numba's threads and BLAS's at every chunk, and each core keeps its own
     images in its own cache.
