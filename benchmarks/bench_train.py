@@ -30,19 +30,13 @@ BATCH, FRAME, CLASSES = 32, 64, 10
 
 def tinyvid_step(seed=0):
     """A function running one training step of the document's model in tinyvid."""
-    from tinyvid.layers import Conv2D, Dense, Flatten
-    from tinyvid.models import Sequential
+    from tinyvid.cli import build_model  # the document's model, as `tinyvid demo` trains it
     from tinyvid.optimizers import Adam
 
     rng = np.random.default_rng(seed)
     x = rng.random((BATCH, FRAME, FRAME, 3), dtype=np.float32)
     y = np.eye(CLASSES, dtype=np.float32)[rng.integers(0, CLASSES, BATCH)]
-    model = Sequential()
-    model.add(Conv2D(32, (3, 3), activation="relu", input_shape=(FRAME, FRAME, 3)))
-    model.add(Conv2D(64, (3, 3), activation="relu"))
-    model.add(Flatten())
-    model.add(Dense(64, activation="relu"))
-    model.add(Dense(CLASSES, activation="softmax"))
+    model = build_model(CLASSES, FRAME)
     model.compile(optimizer=Adam(learning_rate=0.001), loss="categorical_crossentropy")
     return lambda: model.train_on_batch(x, y)
 

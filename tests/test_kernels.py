@@ -23,11 +23,11 @@ from tinyvid.kernels import (
     avg_pool2d_forward,
     conv2d_backward,
     conv2d_forward,
+    conv_geometry,
     dense_backward,
     dense_forward,
     max_pool2d_backward,
     max_pool2d_forward,
-    conv_geometry,
     pool_geometry,
     window_geometry,
 )
