@@ -11,6 +11,7 @@ Bad paths and unreadable videos end with one clear line on stderr and exit statu
 """
 
 import argparse
+import gc
 import json
 import os
 import pathlib
@@ -184,9 +185,23 @@ def _positive(parser, **values):
             parser.error(f"--{name.replace('_', '-')} must be positive, got {value}")
 
 
+def _settle_memory():
+    """Freeze what is alive now (modules, numba's compiled kernels) out of the garbage collector.
+
+    imageio's PyAV plugin runs a full gc.collect() every time it closes a video, and a full
+    collection walks every tracked object: with the libraries loaded that made reading the demo's
+    180 videos 6.6x slower (4.8 s against 0.73 s frozen). The command owns its process and these
+    objects live until it ends anyway, so they need not be walked again.
+    """
+    gc.collect()
+    gc.freeze()
+
+
 def main(argv=None):
     parser = _parser()
     args = parser.parse_args(argv)
+    if argv is None:  # run as the `tinyvid` command, not called from someone's Python session
+        _settle_memory()
     try:
         if args.command == "demo":
             from tinyvid.datasets import make_moving_shapes
