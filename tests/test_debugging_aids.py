@@ -17,8 +17,7 @@ import numpy as np
 import pytest
 
 from tinyvid import Function, Tensor, debug, functional, losses, nn_ops, ops
-from tinyvid.layers import Conv2D, Dense, Flatten
-from tinyvid.models import Sequential
+from tinyvid.cli import build_model
 from tinyvid.utils import clear_session, set_random_seed
 
 
@@ -26,13 +25,7 @@ def document_model(frame_size=8, num_classes=3):
     """The source document's model (section 4.2), at a small frame size."""
     clear_session()
     set_random_seed(0)
-    model = Sequential()
-    model.add(Conv2D(32, (3, 3), activation="relu", input_shape=(frame_size, frame_size, 3)))
-    model.add(Conv2D(64, (3, 3), activation="relu"))
-    model.add(Flatten())
-    model.add(Dense(64, activation="relu"))
-    model.add(Dense(num_classes, activation="softmax"))
-    return model
+    return build_model(num_classes, frame_size)
 
 
 def batch(n=2, frame_size=8, num_classes=3):

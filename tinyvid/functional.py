@@ -56,15 +56,3 @@ def softmax(x, axis=-1):
 def log_softmax(x, axis=-1):
     """log(softmax(x)) computed without forming softmax, so it never takes log(0)."""
     return LogSoftmax.apply(x, axis=axis)
-
-
-def relu(x):
-    return x.relu()
-
-
-def sigmoid(x):
-    return x.sigmoid()
-
-
-def tanh(x):
-    return x.tanh()
