@@ -10,6 +10,7 @@ Read them in this order:
     reference.py   slow, obviously correct NumPy versions of everything below
     cores.py       big work split into one share per core, run side by side in threads
     memory.py      why freed arrays are kept for the next training step (page faults)
+    process.py     the two process-wide settings training asks for, applied only when asked
     dense.py       y = x @ w + b: all BLAS, no loop of our own
     pool.py        max and average pooling: plain loops (numba's prange spreads them)
     conv.py        conv2d as im2col (a loop) + a matrix product (BLAS), a share per core
@@ -36,44 +37,21 @@ Compiled code is cached next to the source (`kernels/__pycache__`, `cache=True`)
 first process after an edit pays the compile time; benchmarks/bench_jit.py measures it.
 """
 
-import os
-
-import numba
-
-# numba's parallel loops (prange: pooling, Adam) and BLAS take turns on the same cores. Which
-# threads numba's loops run on matters:
-#   * the 'omp' layer (numba's default when an OpenMP library is found) runs them on libgomp's
-#     pool. libgomp reads OMP_WAIT_POLICY once, when it is first loaded, and by default its idle
-#     threads spin. PyTorch links the same libgomp, so after `import torch` they spin however
-#     tinyvid sets the variable later, fighting OpenBLAS's threads for the 2 cores: measured, a
-#     training step of the document's model took 680-1970 ms instead of ~140 ms, and one conv
-#     forward 264 ms instead of 21.5 ms.
-#   * the 'workqueue' layer (built into numba, always there) parks idle threads on a condition
-#     variable: no spinning, whatever was imported first. Measured on the same step: 132-145 ms
-#     with or without torch imported first (omp with OMP_WAIT_POLICY=PASSIVE: 148-158 ms).
-# So tinyvid asks for workqueue, unless you chose a layer yourself (NUMBA_THREADING_LAYER). It
-# takes effect only if no parallel numba code has run in this process yet. workqueue does not
-# support parallel kernels launched from several Python threads at once; tinyvid launches them
-# from one. benchmarks/ prints the layer in force (numba.threading_layer()).
-if "NUMBA_THREADING_LAYER" not in os.environ:
-    os.environ["NUMBA_THREADING_LAYER"] = "workqueue"  # numba re-reads the environment on compile
-    numba.config.THREADING_LAYER = "workqueue"  # and this is what a cached kernel's launch reads
-
-# Big arrays freed by one training step are kept for the next, not handed back to the operating
-# system and faulted in afresh (glibc only; TINYVID_KEEP_FREED_MEMORY=0 turns it off): memory.py.
-from .memory import keep_freed_memory  # noqa: E402
-
-keep_freed_memory()
-
-from .geometry import Geometry, conv_geometry, pool_geometry, window_geometry  # noqa: E402, I001
-from .dense import dense_backward, dense_forward  # noqa: E402
-from .pool import (  # noqa: E402
+# Importing the kernels changes nothing process-wide: the two settings that speed up training
+# (numba's threading layer, malloc keeping freed memory) are applied by process.py's
+# tune_for_training(), which fit, the CLI and the benchmarks call when training starts.
+from .geometry import Geometry, conv_geometry, pool_geometry, window_geometry  # noqa: I001
+from .dense import dense_backward, dense_forward
+from .pool import (
     avg_pool2d_backward,
     avg_pool2d_forward,
     max_pool2d_backward,
     max_pool2d_forward,
 )
-from .conv import col2im, conv2d_backward, conv2d_forward, im2col  # noqa: E402
+from .conv import col2im, conv2d_backward, conv2d_forward, im2col
+from .process import set_training_tuning as set_training_tuning
+from .process import training_tuning_enabled as training_tuning_enabled
+from .process import tune_for_training as tune_for_training
 
 __all__ = [
     "Geometry", "window_geometry", "conv_geometry", "pool_geometry",
@@ -81,3 +59,4 @@ __all__ = [
     "max_pool2d_forward", "max_pool2d_backward", "avg_pool2d_forward", "avg_pool2d_backward",
     "im2col", "col2im", "conv2d_forward", "conv2d_backward",
 ]
+

@@ -48,7 +48,7 @@ MIN_PART_FLOPS = 20_000_000
 
 PARALLEL_LAUNCH = threading.Lock()
 """Held while a `parallel=True` kernel (pooling, Adam) runs. Numba's workqueue threading layer,
-which tinyvid picks (kernels/__init__.py), aborts the whole process when two Python threads
+which tinyvid picks for training (process.py), aborts the whole process when two Python threads
 launch parallel kernels at once (say, two models predicting in a web server's threads); with
 this lock the second launch waits for the first instead. The kernels that run_parts spreads over
 threads (im2col, col2im) are serial `nogil` loops and need no lock."""

@@ -31,23 +31,6 @@ from .cores import bounds, num_parts, run_parts
 from .geometry import float_arrays
 
 
-def check_dense(x_shape, w_shape, b_shape=None, fn="dense"):
-    """Raise a ValueError naming `fn` unless x `(..., in)`, w `(in, out)`, b `(out,)` fit."""
-    if len(x_shape) < 1:
-        raise ValueError(f"{fn}: expected x with at least 1 dimension (..., in), "
-                         f"got x.shape={tuple(x_shape)}")
-    if len(w_shape) != 2:
-        raise ValueError(f"{fn}: expected a kernel w of 2 dimensions (in, out), "
-                         f"got w.shape={tuple(w_shape)}")
-    if x_shape[-1] != w_shape[0]:
-        raise ValueError(f"{fn}: input has {x_shape[-1]} features (x.shape={tuple(x_shape)}) "
-                         f"but the kernel expects {w_shape[0]} (w.shape={tuple(w_shape)})")
-    if b_shape is not None and tuple(b_shape) != (w_shape[1],):
-        raise ValueError(f"{fn}: expected a bias of shape ({w_shape[1]},) for a kernel with "
-                         f"{w_shape[1]} outputs (w.shape={tuple(w_shape)}), "
-                         f"got b.shape={tuple(b_shape)}")
-
-
 def dense_forward(x, w, b=None):
     """y = x @ w + b.
 
@@ -60,7 +43,6 @@ def dense_forward(x, w, b=None):
         y `(..., out)`.
     """
     x, w, b = float_arrays("dense", x, w, b)
-    check_dense(x.shape, w.shape, None if b is None else b.shape)
     x2 = x.reshape(-1, w.shape[0])
     shares = _shares(x2.shape[0], *w.shape)
     partial = run_parts(lambda p: x2[:, slice(*shares[p])] @ w[slice(*shares[p])],  # BLAS
@@ -85,10 +67,6 @@ def dense_backward(dy, x, w, *, need_dx=True, need_dw=True, need_db=True):
         `(dx, dw, db)` of shapes `(..., in)`, `(in, out)`, `(out,)`; None for those not needed.
     """
     x, w, dy = float_arrays("dense_backward", x, w, dy)
-    check_dense(x.shape, w.shape, fn="dense_backward")
-    if dy.shape != x.shape[:-1] + (w.shape[1],):
-        raise ValueError(f"dense_backward: dy.shape={dy.shape} but x.shape={x.shape} and "
-                         f"w.shape={w.shape} give y of shape {x.shape[:-1] + (w.shape[1],)}")
     x2 = x.reshape(-1, w.shape[0])
     dy2 = dy.reshape(-1, w.shape[1])
     dx = np.empty_like(x2) if need_dx else None

@@ -1,6 +1,15 @@
 """Window geometry shared by convolution and pooling: output sizes, Keras-style padding, checks.
 
-Pure Python, no Numba: these run once per call, on a handful of integers.
+The one geometry module of tinyvid: the kernels compute their loops' bounds with it, and the
+layers and the public functions of tinyvid.nn check their arguments with it. Pure Python, no
+Numba: these run once per call, on a handful of integers.
+
+Two halves:
+- geometry (`axis_geometry`, `window_geometry`, `conv_geometry`, `pool_geometry`,
+  `output_length`): trusts its arguments; the kernels call only these.
+- checks (`normalize_tuple`, `check_padding`, `check_conv`, `check_pool`, `check_dense`): run
+  once, at the door the user came in by (a layer's `__init__` / `build`, or a function of
+  tinyvid.nn), and raise a ValueError naming who, the argument, what was expected and what came.
 
 Keras / TensorFlow padding, for one spatial axis of length `size`, a window of `k` taps spaced
 `dilation` apart (so it spans `effective_k = (k - 1) * dilation + 1` pixels) and a stride `s`:
@@ -15,45 +24,16 @@ Output pixel `o` reads input pixels `o * s - before + t * dilation` for taps `t 
 the ones that fall outside `0 .. size - 1` are padding.
 """
 
+import math
 import numbers
-from typing import NamedTuple
+from collections.abc import Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
 
 
-def normalize_pair(value, name, fn="conv2d"):
-    """Turn an int or a pair of ints into a pair of positive ints.
-
-    Args:
-        value: an int `v` (meaning `(v, v)`) or a pair `(v_height, v_width)`.
-        name: the argument's name, for the error message.
-        fn: the public function's name, for the error message.
-
-    Returns:
-        A tuple `(v_height, v_width)` of Python ints, each >= 1.
-
-    Raises:
-        ValueError: when the value is not one or two positive integers.
-    """
-    if _is_int(value):
-        pair = (int(value), int(value))
-    elif isinstance(value, (tuple, list)) and len(value) == 2 and all(map(_is_int, value)):
-        pair = (int(value[0]), int(value[1]))
-    else:
-        raise ValueError(
-            f"{fn}: {name} must be a positive int or a pair of positive ints, got {value!r}"
-        )
-    if pair[0] < 1 or pair[1] < 1:
-        raise ValueError(f"{fn}: {name} must be positive, got {value!r}")
-    return pair
-
-
-def _is_int(v):
-    """True for Python and NumPy integers (not bools, not floats such as 2.0)."""
-    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
-
-
-def axis_geometry(size, k, stride, dilation, padding):
+def axis_geometry(size: int, k: int, stride: int, dilation: int,
+                  padding: str) -> tuple[int, int, int]:
     """Output length and padding of one spatial axis, with Keras semantics.
 
     Args:
@@ -93,51 +73,126 @@ class Geometry(NamedTuple):
     dil_w: int
 
 
-def window_geometry(h, w, kernel_size, strides, padding, dilation=(1, 1)):
+def pair(value: int | Sequence[int]) -> tuple[int, int]:
+    """`v` -> `(v, v)`; a pair stays a pair. No checks: see `normalize_tuple` for those."""
+    if isinstance(value, numbers.Integral):
+        return (int(value), int(value))
+    first, second = value
+    return (int(first), int(second))
+
+
+def window_geometry(h: int, w: int, kernel_size: int | Sequence[int],
+                    strides: int | Sequence[int], padding: str,
+                    dilation: int | Sequence[int] = (1, 1)) -> Geometry:
     """Output size and padding of a 2-D window op (conv or pool) on an `h x w` input.
 
     Args:
         h, w: input height and width.
-        kernel_size: `(kh, kw)`, taps of the window.
-        strides: `(sh, sw)`.
+        kernel_size: `(kh, kw)`, taps of the window (an int means both).
+        strides: `(sh, sw)` (or an int).
         padding: "valid" or "same".
-        dilation: `(dil_h, dil_w)`.
+        dilation: `(dil_h, dil_w)` (or an int).
 
     Returns:
         A `Geometry(out_h, out_w, pad_top, pad_bottom, pad_left, pad_right, kh, kw, sh, sw,
         dil_h, dil_w)`.
     """
-    kh, kw = kernel_size
-    sh, sw = strides
-    dil_h, dil_w = dilation
+    kh, kw = pair(kernel_size)
+    sh, sw = pair(strides)
+    dil_h, dil_w = pair(dilation)
     out_h, top, bottom = axis_geometry(h, kh, sh, dil_h, padding)
     out_w, left, right = axis_geometry(w, kw, sw, dil_w, padding)
     return Geometry(out_h, out_w, top, bottom, left, right, kh, kw, sh, sw, dil_h, dil_w)
 
 
-# ---- argument checks shared by the kernels and tinyvid.nn_ops ------------------------------------
+def conv_geometry(x_shape: Sequence[int], w_shape: Sequence[int],
+                  strides: int | Sequence[int] = 1, padding: str = "valid",
+                  dilation_rate: int | Sequence[int] = 1) -> Geometry:
+    """The Geometry of a 2-D convolution of x `(batch, h, w, c_in)` by w `(kh, kw, c_in, c_out)`."""
+    return window_geometry(x_shape[1], x_shape[2], (w_shape[0], w_shape[1]), strides, padding,
+                           dilation_rate)
 
-def check_padding(padding, fn):
-    """Return "valid" or "same" (any case), else raise a ValueError naming `fn`."""
+
+def pool_geometry(x_shape: Sequence[int], pool_size: int | Sequence[int] = 2,
+                  strides: int | Sequence[int] | None = None, padding: str = "valid") -> Geometry:
+    """The Geometry of a 2-D pooling of x `(batch, h, w, c)`; strides None means pool_size."""
+    return window_geometry(x_shape[1], x_shape[2], pool_size,
+                           pool_size if strides is None else strides, padding)
+
+
+def output_length(size: int | None, k: int, stride: int, dilation: int,
+                  padding: str) -> int | None:
+    """Output length along one axis with Keras's padding rules; an unknown size stays None.
+
+    'valid': floor((size - (k - 1) * dilation - 1) / stride) + 1;  'same': ceil(size / stride).
+    """
+    if size is None:
+        return None
+    if padding == "same":
+        return math.ceil(size / stride)
+    return (size - (k - 1) * dilation - 1) // stride + 1
+
+
+# ---- checks: once per call, where the user came in ---------------------------------------------
+
+
+def _is_int(v: Any) -> bool:
+    """True for Python and NumPy integers (not bools, not floats such as 2.0)."""
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+
+
+def normalize_tuple(value: Any, n: int, name: str, where: str) -> tuple[int, ...]:
+    """An int `v` (meaning `(v,) * n`) or a tuple of n ints -> a tuple of n positive ints.
+
+    Args:
+        value: what the user gave.
+        n: how many axes (2 for Conv2D, 3 for Conv3D).
+        name: the argument's name, for the error message.
+        where: who is asking, for the error message: "conv2d", or "Conv2D layer 'conv2d_1'".
+
+    Raises:
+        ValueError: unless the value is one positive int or n of them.
+    """
+    if _is_int(value):
+        values = (int(value),) * n
+    elif (isinstance(value, (tuple, list)) and len(value) == n
+          and all(_is_int(v) for v in value)):
+        values = tuple(int(v) for v in value)
+    else:
+        values = ()
+    if not values or min(values) < 1:
+        raise ValueError(f"{where}: invalid value for argument `{name}`: expected a positive "
+                         f"integer or a tuple of {n} positive integers. Received: "
+                         f"{name}={value!r}")
+    return values
+
+
+def normalize_pair(value: Any, name: str, fn: str = "conv2d") -> tuple[int, int]:
+    """`normalize_tuple(value, 2, name, fn)`: an int or a pair -> a pair of positive ints."""
+    first, second = normalize_tuple(value, 2, name, fn)
+    return (first, second)
+
+
+def check_padding(padding: Any, where: str) -> str:
+    """Return "valid" or "same" (any case), else raise a ValueError naming `where`."""
     if isinstance(padding, str) and padding.lower() in ("valid", "same"):
         return padding.lower()
-    raise ValueError(f"{fn}: padding must be 'valid' or 'same', got {padding!r}")
+    raise ValueError(f"{where}: invalid value for argument `padding`: expected one of "
+                     f"\"valid\", \"same\". Received: padding={padding!r}")
 
 
-def conv_geometry(x_shape, w_shape, strides=1, padding="valid", dilation_rate=1, b_shape=None,
-                  fn="conv2d"):
-    """Check the shapes and arguments of a 2-D convolution and return its Geometry.
+def check_conv(x_shape: Sequence[int], w_shape: Sequence[int], b_shape: Sequence[int] | None,
+               strides: Any, padding: Any, dilation_rate: Any,
+               fn: str = "conv2d") -> tuple[tuple[int, int], str, tuple[int, int]]:
+    """Check a 2-D convolution's shapes and arguments; return (strides, padding, dilation).
 
     Args:
         x_shape: `(batch, height, width, c_in)`.
         w_shape: `(kh, kw, c_in, c_out)`.
+        b_shape: `(c_out,)`, or None for no bias.
         strides, dilation_rate: an int or a pair.
         padding: "valid" or "same".
-        b_shape: `(c_out,)`, or None for no bias.
         fn: the public function's name, for error messages.
-
-    Returns:
-        A Geometry.
 
     Raises:
         ValueError: naming `fn`, the argument, what was expected and what came.
@@ -161,27 +216,20 @@ def conv_geometry(x_shape, w_shape, strides=1, padding="valid", dilation_rate=1,
     strides = normalize_pair(strides, "strides", fn)
     dilation = normalize_pair(dilation_rate, "dilation_rate", fn)
     padding = check_padding(padding, fn)
-    g = window_geometry(x_shape[1], x_shape[2], w_shape[:2], strides, padding, dilation)
+    g = conv_geometry(x_shape, w_shape, strides, padding, dilation)
     if g.out_h < 1 or g.out_w < 1:
         span = ((w_shape[0] - 1) * dilation[0] + 1, (w_shape[1] - 1) * dilation[1] + 1)
         raise ValueError(f"{fn}: the kernel spans {span} pixels (w.shape={tuple(w_shape)}, "
                          f"dilation_rate={dilation}), larger than the input's "
                          f"{tuple(x_shape[1:3])} (x.shape={tuple(x_shape)}) with "
                          f"padding='valid'")
-    return g
+    return strides, padding, dilation
 
 
-def pool_geometry(x_shape, pool_size=2, strides=None, padding="valid", fn="max_pool2d"):
-    """Check the arguments of a 2-D pooling and return its Geometry (strides None = pool_size).
-
-    Args:
-        x_shape: `(batch, height, width, channels)`.
-        pool_size, strides: an int or a pair; strides None means pool_size.
-        padding: "valid" or "same".
-        fn: the public function's name, for error messages.
-
-    Returns:
-        A Geometry (with dilation 1).
+def check_pool(x_shape: Sequence[int], pool_size: Any, strides: Any, padding: Any,
+               fn: str = "max_pool2d") -> tuple[tuple[int, int], tuple[int, int], str]:
+    """Check a 2-D pooling's arguments; return (pool_size, strides, padding), strides None =
+    pool_size.
 
     Raises:
         ValueError: naming `fn`, the argument, what was expected and what came.
@@ -190,17 +238,35 @@ def pool_geometry(x_shape, pool_size=2, strides=None, padding="valid", fn="max_p
         raise ValueError(f"{fn}: expected x of 4 dimensions (batch, height, width, channels), "
                          f"got x.shape={tuple(x_shape)}")
     pool = normalize_pair(pool_size, "pool_size", fn)
-    strides = pool if strides is None else normalize_pair(strides, "strides", fn)
+    steps = pool if strides is None else normalize_pair(strides, "strides", fn)
     padding = check_padding(padding, fn)
-    g = window_geometry(x_shape[1], x_shape[2], pool, strides, padding)
+    g = pool_geometry(x_shape, pool, steps, padding)
     if g.out_h < 1 or g.out_w < 1:
         raise ValueError(f"{fn}: pool_size={pool} is larger than the input's "
                          f"{tuple(x_shape[1:3])} (x.shape={tuple(x_shape)}) with "
                          f"padding='valid'")
-    return g
+    return pool, steps, padding
 
 
-def float_arrays(fn, *arrays):
+def check_dense(x_shape: Sequence[int], w_shape: Sequence[int],
+                b_shape: Sequence[int] | None = None, fn: str = "dense") -> None:
+    """Raise a ValueError naming `fn` unless x `(..., in)`, w `(in, out)`, b `(out,)` fit."""
+    if len(x_shape) < 1:
+        raise ValueError(f"{fn}: expected x with at least 1 dimension (..., in), "
+                         f"got x.shape={tuple(x_shape)}")
+    if len(w_shape) != 2:
+        raise ValueError(f"{fn}: expected a kernel w of 2 dimensions (in, out), "
+                         f"got w.shape={tuple(w_shape)}")
+    if x_shape[-1] != w_shape[0]:
+        raise ValueError(f"{fn}: input has {x_shape[-1]} features (x.shape={tuple(x_shape)}) "
+                         f"but the kernel expects {w_shape[0]} (w.shape={tuple(w_shape)})")
+    if b_shape is not None and tuple(b_shape) != (w_shape[1],):
+        raise ValueError(f"{fn}: expected a bias of shape ({w_shape[1]},) for a kernel with "
+                         f"{w_shape[1]} outputs (w.shape={tuple(w_shape)}), "
+                         f"got b.shape={tuple(b_shape)}")
+
+
+def float_arrays(fn: str, *arrays: Any) -> tuple[Any, ...]:
     """The arrays as C-contiguous float32 or float64 of one common dtype (None stays None).
 
     float32 with float64 gives float64, as NumPy promotes. Integers, float16 and others raise a

@@ -1,39 +1,68 @@
 """tinyvid: deep learning from scratch on NumPy and Numba, for classifying video.
 
-Read the package in the order data flows through it:
+Read the package in the order data flows through it; each folder is one step:
 
-    video.py                   video file -> frames            read_video
-    datasets.py                frames -> batches               VideoFolder, FrameBatches
-    tensor.py, ops.py          tensors and autograd            Tensor, Function, backward()
-    kernels/, nn_ops.py        Numba conv, pooling, dense      conv2d, max_pool2d, dense
-    functional.py              the ops as plain functions      softmax, log_softmax, conv2d
-    layers/, models.py         model forward                   Conv2D, Dense, Sequential
-    losses.py                  the loss                        mean_squared_error, ...crossentropy
-    optimizers.py              the step                        GD, SGD, Adam
-    callbacks.py, saving.py    around training                 EarlyStopping, save_weights
+    data/        video file -> frames -> batches       read_video, VideoFolder, FrameBatches
+    autograd/    tensors and the backward walk         Tensor, Function, backward(), gradcheck
+    nn/          the differentiable ops of networks    conv2d, max_pool2d, dense, softmax
+    kernels/     their Numba loops (tinyvid.kernels)   im2col + BLAS, pooling, Adam's update
+    layers/      Keras-style layers                    Conv2D, Dense, Flatten, ...
+    models/      layers put together, and trained      Sequential
+    training/    around each step                      losses, optimizers, metrics, callbacks
+    cli.py       the `tinyvid` command                 demo, train, predict
+
+The modules beside this file (losses.py, optimizers.py, datasets.py, functional.py, ...) are the
+public faces Keras and PyTorch users look for; each says where its code lives.
+
+Importing tinyvid changes nothing process-wide. `fit` asks for two settings that speed up
+training (tinyvid.kernels.tune_for_training) when it starts; see kernels/process.py.
 """
 
+import importlib as _importlib
+import sys as _sys
+
 # Video in: files -> frames -> batches
-from tinyvid import datasets, video
-from tinyvid.video import VideoReadError, read_video
+from tinyvid import datasets
+from tinyvid.data.video import VideoReadError, read_video
 
 # The engine: tensors, ops and the backward pass
-from tinyvid.tensor import Function, Tensor, is_grad_enabled, no_grad
-from tinyvid import functional, ops
+from tinyvid.autograd.function import Function
+from tinyvid.autograd.grad_mode import is_grad_enabled, no_grad
+from tinyvid.autograd.tensor import Tensor
+from tinyvid import functional, nn
 
 # Checking and debugging gradients
-from tinyvid.gradcheck import GradcheckError, gradcheck
+from tinyvid.autograd.gradcheck import GradcheckError, gradcheck
 from tinyvid import debug
 
 # The Keras-style model: layers -> forward -> loss -> backward -> optimizer step
-from tinyvid import activations, callbacks, initializers, layers, losses, metrics, models, optimizers, utils
+from tinyvid import activations, initializers, layers, models, losses, optimizers, metrics
+from tinyvid import callbacks, utils
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "video", "datasets", "read_video", "VideoReadError",
-    "Tensor", "Function", "no_grad", "is_grad_enabled", "ops", "functional",
+    "datasets", "read_video", "VideoReadError",
+    "Tensor", "Function", "no_grad", "is_grad_enabled", "nn", "functional",
     "gradcheck", "GradcheckError", "debug",
     "activations", "initializers", "layers", "models", "losses", "optimizers", "metrics",
     "callbacks", "utils",
 ]
+
+# Modules that moved into the folders above keep their old import paths (`import tinyvid.tensor`,
+# `from tinyvid.video import read_video`): each old name is the very module at its new home.
+_MOVED = {
+    "tinyvid.tensor": "tinyvid.autograd.tensor",
+    "tinyvid.ops": "tinyvid.autograd.ops",
+    "tinyvid.gradcheck": "tinyvid.autograd.gradcheck",
+    "tinyvid.nn_ops": "tinyvid.nn",
+    "tinyvid.video": "tinyvid.data.video",
+    "tinyvid.moving_shapes": "tinyvid.data.moving_shapes",
+    "tinyvid.data_adapters": "tinyvid.data.adapters",
+    "tinyvid.saving": "tinyvid.training.saving",
+    "tinyvid.rng": "tinyvid.training.rng",
+}
+for _old, _new in _MOVED.items():
+    _sys.modules.setdefault(_old, _importlib.import_module(_new))
+    if _old != "tinyvid.gradcheck":  # tinyvid.gradcheck is the function
+        globals()[_old.rpartition(".")[2]] = _sys.modules[_old]

@@ -86,7 +86,7 @@ def train_on_folder(root, out, frames=8, size=64, epochs=10, batch_size=32, lear
 
 def predict_videos(weights, videos, top=3):
     """Print the `top` most likely classes of each video, averaging over its frames."""
-    from tinyvid.video import read_video
+    from tinyvid.data.video import read_video
 
     weights = pathlib.Path(weights)
     meta_path = weights.with_name(weights.name.replace(".weights.npz", "") + ".json")
@@ -202,6 +202,10 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if argv is None:  # run as the `tinyvid` command, not called from someone's Python session
         _settle_memory()
+    if args.command in ("demo", "train"):
+        from tinyvid.kernels import tune_for_training
+
+        tune_for_training()  # numba's threading layer and malloc's reuse: kernels/process.py
     try:
         if args.command == "demo":
             from tinyvid.datasets import make_moving_shapes

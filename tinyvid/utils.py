@@ -4,8 +4,8 @@ import random
 
 import numpy as np
 
-from tinyvid import rng
 from tinyvid.layers.base import reset_names
+from tinyvid.training import rng
 
 
 def set_random_seed(seed):

@@ -18,17 +18,16 @@ weights in float64 and compute in float64: that is what gradient checks need (fi
 differences in float32 are too coarse). `set_weights` always casts to the layer's dtype.
 """
 
-import math
 import re
 
 import numpy as np
 
-from tinyvid import initializers
-from tinyvid.tensor import Tensor
+from tinyvid.autograd.tensor import Tensor
+from tinyvid.layers import initializers
 
 # --- names: "dense", "dense_1", ... as Keras gives them ---------------------------------------
 
-_name_counts = {}
+_name_counts: dict[str, int] = {}
 
 
 def to_snake_case(class_name):
@@ -89,6 +88,11 @@ class Layer:
         self._input_shape_arg = None
         if input_shape is not None:
             self._input_shape_arg = (None,) + _standardize_shape(input_shape, "input_shape", self)
+
+    @property
+    def where(self):
+        """"Conv2D layer 'conv2d_1'": how error messages name this layer."""
+        return f"{type(self).__name__} layer '{self.name}'"
 
     def _invalid(self, argument, expected, value):
         """A ValueError naming this layer and the argument, for checks in `__init__`."""
@@ -218,23 +222,6 @@ def is_positive_int(value):
     return isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value > 0
 
 
-def standardize_pair(value, argument, layer):
-    """An int n or a pair (a, b) of positive ints -> (a, b); otherwise a ValueError naming both."""
-    if is_positive_int(value):
-        return (int(value), int(value))
-    if isinstance(value, (tuple, list)) and len(value) == 2 and all(map(is_positive_int, value)):
-        return (int(value[0]), int(value[1]))
-    raise layer._invalid(argument, "expected a positive integer or a tuple of 2 positive integers",
-                         value)
-
-
-def standardize_padding(value, layer):
-    padding = value.lower() if isinstance(value, str) else value
-    if padding not in ("valid", "same"):
-        raise layer._invalid("padding", 'expected one of "valid", "same"', value)
-    return padding
-
-
 def check_data_format(value, layer):
     if value not in (None, "channels_last"):
         raise layer._invalid("data_format", "tinyvid supports only 'channels_last' "
@@ -248,15 +235,3 @@ def _standardize_shape(shape, argument, layer):
         f"{type(layer).__name__} layer '{layer.name}': invalid value for argument `{argument}`: "
         f"expected a tuple of positive integers (one sample's shape, without the batch axis). "
         f"Received: {argument}={shape!r}")
-
-
-def output_length(size, k, stride, dilation, padding):
-    """Output length along one spatial axis with Keras's padding rules (None stays None).
-
-    'valid': floor((size - (k - 1) * dilation - 1) / stride) + 1;  'same': ceil(size / stride).
-    """
-    if size is None:
-        return None
-    if padding == "same":
-        return math.ceil(size / stride)
-    return (size - (k - 1) * dilation - 1) // stride + 1

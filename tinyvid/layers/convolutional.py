@@ -5,24 +5,17 @@
 
 Shapes: x `(batch, height, width, c_in)` -> y `(batch, out_h, out_w, filters)`; the kernel W is
 `(kh, kw, c_in, filters)` and the bias b `(filters,)`, Keras's layouts, so `set_weights` takes a
-Keras model's `get_weights()` unchanged. The arithmetic is nn_ops.conv2d (im2col + BLAS).
+Keras model's `get_weights()` unchanged. The arithmetic is tinyvid.nn.conv2d's (im2col + BLAS).
 
 Output size per spatial axis (Keras's rules):
     padding='valid':  out = floor((size - (k - 1) * dilation - 1) / stride) + 1
     padding='same':   out = ceil(size / stride)          (zeros padded around the frame)
 """
 
-from tinyvid import nn_ops
-from tinyvid.layers.base import (
-    InputSpec,
-    Layer,
-    check_data_format,
-    is_positive_int,
-    output_length,
-    standardize_padding,
-    standardize_pair,
-)
+from tinyvid.kernels.geometry import check_padding, normalize_tuple, output_length
+from tinyvid.layers.base import InputSpec, Layer, check_data_format, is_positive_int
 from tinyvid.layers.core import _activation
+from tinyvid.nn.conv import Conv2D as Conv2DFunction
 
 
 class Conv2D(Layer):
@@ -49,11 +42,11 @@ class Conv2D(Layer):
         if not is_positive_int(filters):
             raise self._invalid("filters", "expected a strictly positive integer", filters)
         self.filters = int(filters)
-        self.kernel_size = standardize_pair(kernel_size, "kernel_size", self)
-        self.strides = standardize_pair(strides, "strides", self)
-        self.padding = standardize_padding(padding, self)
+        self.kernel_size = normalize_tuple(kernel_size, 2, "kernel_size", self.where)
+        self.strides = normalize_tuple(strides, 2, "strides", self.where)
+        self.padding = check_padding(padding, self.where)
         check_data_format(data_format, self)
-        self.dilation_rate = standardize_pair(dilation_rate, "dilation_rate", self)
+        self.dilation_rate = normalize_tuple(dilation_rate, 2, "dilation_rate", self.where)
         if max(self.strides) > 1 and max(self.dilation_rate) > 1:
             raise self._invalid("dilation_rate", "strides > 1 together with dilation_rate > 1 is not "
                                 f"supported (as in Keras); strides={self.strides}", dilation_rate)
@@ -77,9 +70,9 @@ class Conv2D(Layer):
         self.built = True
 
     def call(self, x, training=False):
-        self._check_output_size(x.shape)
-        y = nn_ops.conv2d(x, self.kernel, self.bias, strides=self.strides, padding=self.padding,
-                          dilation_rate=self.dilation_rate)
+        # Checked in __init__ and build (and the input's shape by Layer.__call__): the op trusts it.
+        y = Conv2DFunction.apply(x, self.kernel, self.bias, strides=self.strides,
+                                 padding=self.padding, dilation_rate=self.dilation_rate)
         return self.activation(y)
 
     def compute_output_shape(self, input_shape):

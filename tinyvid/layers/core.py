@@ -10,9 +10,10 @@ into one long vector per frame, and two Dense layers turn that vector into class
 import math
 import numbers
 
-from tinyvid import activations, nn_ops
+from tinyvid.layers import activations
 from tinyvid.layers.base import InputSpec, Layer, _standardize_shape, is_positive_int
-from tinyvid.rng import generator_for
+from tinyvid.nn.dense import Dense as DenseFunction
+from tinyvid.training.rng import generator_for
 
 
 class InputLayer(Layer):
@@ -81,7 +82,7 @@ class Dense(Layer):
         self.built = True
 
     def call(self, x, training=False):
-        y = nn_ops.dense(x, self.kernel, self.bias)  # x @ W + b in one op (BLAS), on the last axis
+        y = DenseFunction.apply(x, self.kernel, self.bias)  # x @ W + b in one op (BLAS)
         return self.activation(y)
 
     def compute_output_shape(self, input_shape):

@@ -11,15 +11,9 @@ pooling divides by the number of real pixels in each window (the padding is not 
 as Keras does.
 """
 
-from tinyvid import nn_ops
-from tinyvid.layers.base import (
-    InputSpec,
-    Layer,
-    check_data_format,
-    output_length,
-    standardize_padding,
-    standardize_pair,
-)
+from tinyvid.kernels.geometry import check_padding, normalize_tuple, output_length
+from tinyvid.layers.base import InputSpec, Layer, check_data_format
+from tinyvid.nn.pool import AvgPool2D, MaxPool2D
 
 
 class _Pooling2D(Layer):
@@ -27,9 +21,10 @@ class _Pooling2D(Layer):
 
     def __init__(self, pool_size=(2, 2), strides=None, padding="valid", data_format=None, **kwargs):
         super().__init__(**kwargs)
-        self.pool_size = standardize_pair(pool_size, "pool_size", self)
-        self.strides = self.pool_size if strides is None else standardize_pair(strides, "strides", self)
-        self.padding = standardize_padding(padding, self)
+        self.pool_size = normalize_tuple(pool_size, 2, "pool_size", self.where)
+        self.strides = (self.pool_size if strides is None
+                        else normalize_tuple(strides, 2, "strides", self.where))
+        self.padding = check_padding(padding, self.where)
         check_data_format(data_format, self)
         self.input_spec = InputSpec(ndim=4)
 
@@ -52,14 +47,16 @@ class MaxPooling2D(_Pooling2D):
     """The maximum of each `pool_size` window (default 2 x 2, halving height and width)."""
 
     def call(self, x, training=False):
-        return nn_ops.max_pool2d(x, self.pool_size, strides=self.strides, padding=self.padding)
+        return MaxPool2D.apply(x, pool_size=self.pool_size, strides=self.strides,
+                               padding=self.padding)
 
 
 class AveragePooling2D(_Pooling2D):
     """The mean of each `pool_size` window (default 2 x 2, halving height and width)."""
 
     def call(self, x, training=False):
-        return nn_ops.avg_pool2d(x, self.pool_size, strides=self.strides, padding=self.padding)
+        return AvgPool2D.apply(x, pool_size=self.pool_size, strides=self.strides,
+                               padding=self.padding)
 
 
 class GlobalAveragePooling2D(Layer):

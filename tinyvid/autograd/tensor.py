@@ -9,51 +9,14 @@ Reverse-mode automatic differentiation in three ideas:
 3. `Tensor.backward` sorts that graph so each node comes after everything that uses it, then
    walks it backwards applying the chain rule, one node at a time.
 
-This file is deliberately small (micrograd-sized): the ops themselves live in ops.py.
+This file is deliberately small (micrograd-sized): Function is in function.py, the ops
+themselves in ops.py.
 """
-
-import os
-import traceback
 
 import numpy as np
 
-# Engine-wide switches. no_grad() turns off graph recording; tinyvid.debug.detect_anomaly()
-# turns on the NaN/inf checks. They live here because Function.apply and backward read them.
-_grad_enabled = True
-_anomaly_mode = False
-
-
-class no_grad:
-    """Context manager (and decorator) under which no op records a graph.
-
-    Use it for inference and for optimizer updates: outputs have `requires_grad=False` and no
-    `ctx`, so nothing is kept alive for a backward pass that will never come.
-
-        with tinyvid.no_grad():
-            y = model(x)
-    """
-
-    def __enter__(self):
-        global _grad_enabled
-        self._previous = _grad_enabled
-        _grad_enabled = False
-
-    def __exit__(self, *exc_info):
-        global _grad_enabled
-        _grad_enabled = self._previous
-
-    def __call__(self, fn):
-        def wrapper(*args, **kwargs):
-            with no_grad():
-                return fn(*args, **kwargs)
-
-        wrapper.__name__, wrapper.__doc__ = fn.__name__, fn.__doc__
-        return wrapper
-
-
-def is_grad_enabled():
-    """True unless inside a `no_grad()` block."""
-    return _grad_enabled
+from tinyvid.autograd.function import _check_finite
+from tinyvid.autograd.grad_mode import switches
 
 
 def _to_array(data, dtype=None):
@@ -105,6 +68,10 @@ class Tensor:
         self._hooks = []
         self._retains_grad = False
         self._created_at = None  # filled in only under detect_anomaly(), where it is worth the cost
+        # Set by softmax and sigmoid on their output y = activation(logits), as Keras marks its
+        # logits: the cross-entropy losses then work from the logits, stably (see nn/softmax.py).
+        self.logits: Tensor | None = None
+        self.activation: str | None = None
 
     # --- plain properties -------------------------------------------------------------------
 
@@ -233,47 +200,51 @@ class Tensor:
                 if parent is None or not parent.requires_grad or parent_grad is None:
                     continue
                 parent_grad = _checked_gradient(np.asarray(parent_grad), parent, type(ctx).__name__)
-                if _anomaly_mode:
+                if switches.anomaly_mode:
                     _check_finite(parent_grad, type(ctx).__name__, "backward", node, ctx.inputs, i)
                 previous = grads.get(id(parent))
                 grads[id(parent)] = parent_grad if previous is None else previous + parent_grad
 
     # --- operators and methods: each calls one Function from ops.py by name ----------------
 
-    def __add__(self, other): return Add.apply(self, other)
-    def __radd__(self, other): return Add.apply(other, self)
-    def __sub__(self, other): return Sub.apply(self, other)
-    def __rsub__(self, other): return Sub.apply(other, self)
-    def __mul__(self, other): return Mul.apply(self, other)
-    def __rmul__(self, other): return Mul.apply(other, self)
-    def __truediv__(self, other): return Div.apply(self, other)
-    def __rtruediv__(self, other): return Div.apply(other, self)
-    def __pow__(self, other): return Pow.apply(self, other)
-    def __rpow__(self, other): return Pow.apply(other, self)
-    def __matmul__(self, other): return MatMul.apply(self, other)
-    def __rmatmul__(self, other): return MatMul.apply(other, self)
-    def __neg__(self): return Neg.apply(self)
-    def __getitem__(self, index): return GetItem.apply(self, index=index)
+    def __add__(self, other): return ops.Add.apply(self, other)
+    def __radd__(self, other): return ops.Add.apply(other, self)
+    def __sub__(self, other): return ops.Sub.apply(self, other)
+    def __rsub__(self, other): return ops.Sub.apply(other, self)
+    def __mul__(self, other): return ops.Mul.apply(self, other)
+    def __rmul__(self, other): return ops.Mul.apply(other, self)
+    def __truediv__(self, other): return ops.Div.apply(self, other)
+    def __rtruediv__(self, other): return ops.Div.apply(other, self)
+    def __pow__(self, other): return ops.Pow.apply(self, other)
+    def __rpow__(self, other): return ops.Pow.apply(other, self)
+    def __matmul__(self, other): return ops.MatMul.apply(self, other)
+    def __rmatmul__(self, other): return ops.MatMul.apply(other, self)
+    def __neg__(self): return ops.Neg.apply(self)
+    def __getitem__(self, index): return ops.GetItem.apply(self, index=index)
 
-    def sum(self, axis=None, keepdims=False): return Sum.apply(self, axis=axis, keepdims=keepdims)
-    def mean(self, axis=None, keepdims=False): return Mean.apply(self, axis=axis, keepdims=keepdims)
-    def max(self, axis=None, keepdims=False): return Max.apply(self, axis=axis, keepdims=keepdims)
-    def exp(self): return Exp.apply(self)
-    def log(self): return Log.apply(self)
-    def relu(self): return ReLU.apply(self)
-    def sigmoid(self): return Sigmoid.apply(self)
-    def tanh(self): return Tanh.apply(self)
-    def clip(self, low, high): return Clip.apply(self, low=low, high=high)
+    def sum(self, axis=None, keepdims=False): return ops.Sum.apply(self, axis=axis, keepdims=keepdims)
+    def mean(self, axis=None, keepdims=False): return ops.Mean.apply(self, axis=axis, keepdims=keepdims)
+    def max(self, axis=None, keepdims=False): return ops.Max.apply(self, axis=axis, keepdims=keepdims)
+    def exp(self): return ops.Exp.apply(self)
+    def log(self): return ops.Log.apply(self)
+    def relu(self): return ops.ReLU.apply(self)
+    def sigmoid(self):
+        y = ops.Sigmoid.apply(self)
+        y.logits, y.activation = self, "sigmoid"  # for binary cross-entropy, as softmax does
+        return y
+
+    def tanh(self): return ops.Tanh.apply(self)
+    def clip(self, low, high): return ops.Clip.apply(self, low=low, high=high)
 
     def reshape(self, *shape):
         """`t.reshape(2, 3)` or `t.reshape((2, 3))`; one dimension may be -1."""
         shape = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
-        return Reshape.apply(self, shape=tuple(shape))
+        return ops.Reshape.apply(self, shape=tuple(shape))
 
     def transpose(self, *axes):
         """Permute the axes; with none given, reverse them (as NumPy does)."""
         axes = axes[0] if len(axes) == 1 and isinstance(axes[0], (tuple, list)) else axes
-        return Transpose.apply(self, axes=tuple(axes) if axes else None)
+        return ops.Transpose.apply(self, axes=tuple(axes) if axes else None)
 
     @property
     def T(self):
@@ -282,59 +253,6 @@ class Tensor:
     def flatten(self, start_axis=0):
         """Merge the axes from `start_axis` on into one (`flatten(1)` keeps the batch axis)."""
         return self.reshape(*self.shape[:start_axis], -1)
-
-
-class Function:
-    """One differentiable op. Subclasses write `forward` and `backward` as static methods.
-
-    The Function instance is the `ctx` both methods receive: `forward` stores what `backward`
-    needs with `ctx.save_for_backward(...)` (or as attributes), `backward` reads it back from
-    `ctx.saved_tensors`. `ctx.needs_input_grad[i]` says whether input i wants a gradient, so a
-    backward can skip work nobody will use.
-    """
-
-    def __init__(self, inputs):
-        self.inputs = inputs  # Tensors (or None); the graph's edges point from here to them
-        self.needs_input_grad = tuple(t is not None and t.requires_grad for t in inputs)
-        self.saved_tensors = ()
-
-    def save_for_backward(self, *arrays):
-        self.saved_tensors = arrays
-
-    @staticmethod
-    def forward(ctx, *inputs, **params):
-        raise NotImplementedError
-
-    @staticmethod
-    def backward(ctx, grad_output):
-        raise NotImplementedError
-
-    @classmethod
-    def apply(cls, *inputs, **params):
-        """Run the op on Tensors, arrays or numbers; keyword `params` are not differentiated.
-
-        Numbers and lists take the dtype of the first Tensor input, so `x * 2` keeps x's dtype.
-        """
-        like = next((x.dtype for x in inputs if isinstance(x, Tensor)), np.dtype(np.float32))
-        tensors = tuple(_as_input(x, like) for x in inputs)
-        ctx = cls(tensors)
-        data = cls.forward(ctx, *(None if t is None else t.data for t in tensors), **params)
-        requires_grad = _grad_enabled and any(ctx.needs_input_grad)
-        out = Tensor(data, requires_grad=requires_grad)
-        if requires_grad:
-            out._ctx = ctx
-        if _anomaly_mode:
-            out._created_at = _user_frame()
-            _check_finite(out.data, cls.__name__, "forward", out, tensors)
-        return out
-
-
-def _as_input(x, like_dtype):
-    if x is None or isinstance(x, Tensor):
-        return x
-    if isinstance(x, np.ndarray) and x.dtype.kind == "f":
-        return Tensor(x)
-    return Tensor(x, dtype=like_dtype)
 
 
 def _topological_order(root):
@@ -387,51 +305,6 @@ def _checked_gradient(grad, tensor, op_name):
     return grad
 
 
-# The installed package's own folder (tinyvid/), to tell its frames from the user's. Not a test
-# for "/tinyvid/" in the path: a clone of the repository is usually a folder called tinyvid too.
-_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
-
-
-def _user_frame():
-    """'file.py:line in function' of the innermost caller outside the tinyvid package."""
-    for frame in reversed(traceback.extract_stack()[:-2]):
-        if not os.path.abspath(frame.filename).startswith(_PACKAGE_DIR):
-            return f"{frame.filename}:{frame.lineno} in {frame.name}"
-    return "unknown"
-
-
-def _check_finite(array, op_name, phase, out, inputs, which=None):
-    """Raise FloatingPointError if `array` holds a NaN or inf: the output `out` of an op (forward),
-    or the gradient its backward sent to input number `which`."""
-    if np.issubdtype(array.dtype, np.floating) and not np.all(np.isfinite(array)):
-        bad = "nan" if np.isnan(array).any() else "inf"
-        what = "" if which is None else f" in the gradient of input {which}"
-        shapes = ", ".join(str(t.shape) for t in inputs if t is not None)
-        where = out._created_at or "an unknown line (it was made outside detect_anomaly())"
-        raise FloatingPointError(
-            f"{op_name} {phase} produced {bad}{what} (output shape {out.shape}, input shapes "
-            f"{shapes}); the tensor was created at {where}")
-
-
-# The ops import Function from this module, so they are imported after it is defined.
-from tinyvid.ops import (  # noqa: E402
-    Add,
-    Clip,
-    Div,
-    Exp,
-    GetItem,
-    Log,
-    MatMul,
-    Max,
-    Mean,
-    Mul,
-    Neg,
-    Pow,
-    ReLU,
-    Reshape,
-    Sigmoid,
-    Sub,
-    Sum,
-    Tanh,
-    Transpose,
-)
+# The operators above call the ops by name (`ops.Add.apply`). ops.py imports function.py, which
+# imports nothing of this module at import time, so this is no import cycle.
+from tinyvid.autograd import ops  # noqa: E402

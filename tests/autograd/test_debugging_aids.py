@@ -231,20 +231,20 @@ def test_detect_anomaly_says_when_the_tensor_was_made_outside_it():
 
 
 def test_detect_anomaly_silences_numpys_warnings_and_restores_the_mode_after_an_error():
-    from tinyvid import tensor as engine
+    from tinyvid.autograd import grad_mode as engine
 
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a RuntimeWarning from np.log would fail the test
         with pytest.raises(FloatingPointError, match="^Log forward produced inf"):
             with debug.detect_anomaly():
                 Tensor([0.0]).log()
-    assert engine._anomaly_mode is False
+    assert engine.switches.anomaly_mode is False
     assert np.geterr()["divide"] == "warn"
     with debug.detect_anomaly():
         with debug.detect_anomaly():
             pass
-        assert engine._anomaly_mode is True
-    assert engine._anomaly_mode is False
+        assert engine.switches.anomaly_mode is True
+    assert engine.switches.anomaly_mode is False
 
 
 # --- NUMBA_DISABLE_JIT=1: the kernels run as plain Python, with the same numbers ------------------

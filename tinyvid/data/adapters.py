@@ -18,8 +18,8 @@ import math
 
 import numpy as np
 
-from tinyvid import rng
-from tinyvid.tensor import Tensor
+from tinyvid.autograd.tensor import Tensor
+from tinyvid.training import rng
 
 
 class ArrayBatches:

@@ -16,7 +16,7 @@ import av
 import numpy as np
 import pytest
 
-from tinyvid import datasets
+from tinyvid.data import folder as folder_module
 from tinyvid.datasets import (
     FrameBatches,
     VideoFolder,
@@ -137,8 +137,8 @@ def test_the_cache_means_a_second_read_does_not_decode(root, tmp_path, monkeypat
     def no_decoding(*args, **kwargs):
         raise AssertionError("decoded a video whose frames are in the cache")
 
-    monkeypatch.setattr(datasets, "read_video", no_decoding)
-    monkeypatch.setattr(datasets, "video_info", no_decoding)  # not even the demux check
+    monkeypatch.setattr(folder_module, "read_video", no_decoding)
+    monkeypatch.setattr(folder_module, "video_info", no_decoding)  # not even the demux check
     again = VideoFolder(root, num_frames=3, size=(16, 16), cache_dir=cache)
     for i in range(len(again)):
         np.testing.assert_array_equal(again[i][0], first[i])

@@ -19,7 +19,8 @@ Example, checking an op of your own:
 
 import numpy as np
 
-from tinyvid.tensor import Tensor, no_grad
+from tinyvid.autograd.grad_mode import no_grad
+from tinyvid.autograd.tensor import Tensor
 
 
 class GradcheckError(ValueError):

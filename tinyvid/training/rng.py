@@ -4,7 +4,7 @@ Weight initialisers, dropout masks and the shuffling of training data all draw f
 generator this module holds, so `tinyvid.utils.set_random_seed(seed)` makes two runs identical.
 Keras does the same with its global seed generator.
 
-    >>> from tinyvid import rng
+    >>> from tinyvid.training import rng
     >>> rng.generator().random(3, dtype=np.float32)      # draws from the shared generator
 
 A layer or initialiser given its own `seed=` uses a private `numpy.random.default_rng(seed)`

@@ -46,7 +46,7 @@ def test_detect_anomaly_catches_a_backward_that_makes_inf():
 def test_without_detect_anomaly_nan_passes_silently_as_in_numpy():
     with np.errstate(invalid="ignore"):
         assert np.isnan(Tensor([-1.0]).log().item())
-    assert not tinyvid.tensor._anomaly_mode
+    assert not tinyvid.autograd.grad_mode.switches.anomaly_mode
 
 
 def test_layer_weights_are_named_in_graph_dot_and_repr():

@@ -19,13 +19,15 @@ Training is one loop (`fit`), and each turn of it is one `train_step`:
 
 import numpy as np
 
-from tinyvid import losses, metrics, optimizers
-from tinyvid.callbacks import CallbackList, Progbar
-from tinyvid.data_adapters import batches_for, is_data_source, split_validation, unpack
+from tinyvid.autograd.grad_mode import no_grad
+from tinyvid.autograd.tensor import Tensor
+from tinyvid.data.adapters import batches_for, is_data_source, split_validation, unpack
+from tinyvid.kernels import process
 from tinyvid.layers.base import Layer, unique_name
 from tinyvid.layers.core import InputLayer
-from tinyvid.saving import load_weights, save_weights
-from tinyvid.tensor import Tensor, no_grad
+from tinyvid.training import losses, metrics, optimizers
+from tinyvid.training.callbacks import CallbackList, Progbar
+from tinyvid.training.saving import load_weights, save_weights
 
 
 class Sequential:
@@ -249,6 +251,11 @@ class Sequential:
         Returns:
             A History: `history.history` maps 'loss', the metrics and their 'val_' versions to
             lists with one value per epoch.
+
+        Training starts by tuning the process for speed, once per process: numba's threading
+        layer and malloc's reuse of freed memory (tinyvid.kernels.tune_for_training; with
+        verbose, fit prints one line saying what it changed).
+        `tinyvid.kernels.set_training_tuning(False)` beforehand keeps the process as it is.
         """
         self._check_compiled("fit")
         if validation_split and validation_data is None:
@@ -268,6 +275,10 @@ class Sequential:
             val = validation_data if is_data_source(validation_data) else batches_for(
                 *_pair(validation_data), batch_size, shuffle=False)
         verbose = 1 if verbose == "auto" else verbose
+        first_tuning = process.training_tuning_enabled() and not process.is_tuned()
+        applied = process.tune_for_training()
+        if verbose and first_tuning:
+            print(process.describe_tuning(applied))
         callbacks = CallbackList(callbacks, self, verbose, epochs, len(train))
 
         self.stop_training = False

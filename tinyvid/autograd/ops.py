@@ -6,13 +6,13 @@ Broadcasting is undone by the engine (tensor.py, `_checked_gradient`), so an ele
 returns gradients of the broadcast shape and does not need to care.
 
 Sorted from simple to complex: elementwise arithmetic, elementwise functions, reductions,
-shape ops. The convolution, pooling and dense ops live in nn_ops.py beside their kernels;
+shape ops. The convolution, pooling and dense ops live in nn.py beside their kernels;
 softmax and log-softmax in functional.py.
 """
 
 import numpy as np
 
-from tinyvid.tensor import Function
+from tinyvid.autograd.function import Function
 
 # --- elementwise arithmetic ------------------------------------------------------------------
 

@@ -359,16 +359,13 @@ def test_dense_matches_reference_for_any_leading_shape(x_shape, dtype):
     assert dense_backward(dy, x, w, need_dx=False, need_db=False)[0::2] == (None, None)
 
 
-# ---- kernel-level errors (the public functions' messages are tested in test_nn_ops.py) --------
+# ---- kernel-level errors (the public functions' messages are tested in tests/nn/) -------------
 
-def test_kernels_reject_integer_arrays_and_wrong_gradient_shapes():
+def test_kernels_reject_integer_arrays():
+    """The kernels trust shapes and arguments (checked once, by tinyvid.nn and the layers), but
+    convert what they compute on: they are compiled for float32 and float64 only."""
     with pytest.raises(ValueError, match="conv2d: expected float32 or float64"):
         conv2d_forward(np.zeros((1, 3, 3, 1), np.int64), np.zeros((1, 1, 1, 1), np.int64))
-    x, w = np.zeros((1, 4, 4, 1)), np.zeros((3, 3, 1, 2))
-    with pytest.raises(ValueError, match=r"conv2d_backward: dy.shape=\(1, 4, 4, 2\)"):
-        conv2d_backward(np.zeros((1, 4, 4, 2)), x, w)
-    with pytest.raises(ValueError, match="avg_pool2d_backward: dy.shape"):
-        avg_pool2d_backward(np.zeros((1, 3, 3, 1)), (1, 4, 4, 1), 2)
 
 
 # ---- PyTorch parity (skipped when torch is not installed) ----------------------------------------

@@ -1,0 +1,169 @@
+"""Batches for `fit` from a VideoFolder, and the video-level evaluation.
+
+    FrameBatches(folder)               batches of single frames for `fit`, x float32 in [0, 1]
+    evaluate_videos(predict, folder)   frame- and video-level accuracy
+"""
+
+import collections
+import math
+
+import numpy as np
+
+from tinyvid.data.folder import _check_label_mode, _encode_labels
+
+# --- batches of frames for fit -----------------------------------------------------------------
+
+
+class FrameBatches:
+    """Batches of single frames from a VideoFolder, in Keras's PyDataset protocol.
+
+    `len(batches)` is the number of batches per epoch, `batches[i]` is (x, y) and
+    `batches.on_epoch_end()` reshuffles, so `model.fit(batches, epochs=...)` trains on every
+    frame of every video once per epoch. Each frame is one sample.
+
+    Shuffling is windowed so that each video is decoded once per epoch even without a cache:
+    the videos are put in a random order and cut into windows of `batch_size` videos, and the
+    frames are shuffled within each window. A batch then mixes frames of about two thirds of
+    its window's videos. Batch i reads only the videos it needs, and the last 2 * batch_size
+    videos read are kept in memory, so memory is bounded by the batch size, not the dataset.
+
+    Args:
+        video_folder: a VideoFolder.
+        batch_size: frames per batch; the last batch may be smaller.
+        shuffle: a new order each epoch (seeded by (seed, epoch)); False gives the frames video
+            after video, as `evaluate_videos` and a validation set want them.
+        label_mode: "categorical" for one-hot float32 y of shape (batch, num_classes), "sparse"
+            for int64 y of shape (batch,).
+
+    Returns from `batches[i]`:
+        x: float32 (batch, height, width, 3) in [0, 1]; y as label_mode says.
+    """
+
+    def __init__(self, video_folder, batch_size=32, shuffle=True, seed=0, label_mode="categorical"):
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"Invalid batch_size: {batch_size!r} (expected a positive integer)")
+        _check_label_mode(label_mode)
+        self.folder, self.batch_size, self.shuffle = video_folder, batch_size, shuffle
+        self.seed, self.label_mode, self.epoch = seed, label_mode, 0
+        self._recent = collections.OrderedDict()  # video index -> frames, least recent first
+        self._order = self._sample_order()
+
+    def __len__(self):
+        return math.ceil(len(self._order) / self.batch_size)
+
+    def __getitem__(self, i):
+        if not -len(self) <= i < len(self):
+            raise IndexError(f"FrameBatches: batch {i} out of range for {len(self)} batches")
+        i %= len(self)
+        samples = self._order[i * self.batch_size:(i + 1) * self.batch_size]  # (n, 2): video, frame
+        frames, labels = [], []
+        for video, t in samples:
+            video_frames = self._frames(video)
+            if video_frames is not None:  # None: unreadable and skipped
+                frames.append(video_frames[t])
+                labels.append(self.folder.labels[video])
+        if frames and len({f.shape for f in frames}) > 1:
+            raise ValueError(f"FrameBatches: batch {i} mixes frame sizes "
+                             f"{sorted({f.shape for f in frames})}; give the VideoFolder a size")
+        x = np.stack(frames).astype(np.float32) / np.float32(255) if frames else \
+            np.empty((0,) + (self.folder.size or (0, 0)) + (3,), dtype=np.float32)
+        y = _encode_labels(np.array(labels, dtype=np.int64), len(self.folder.classes),
+                           self.label_mode)
+        return x, y
+
+    def on_epoch_end(self):
+        """Draw the next epoch's order (a no-op without shuffle)."""
+        self.epoch += 1
+        if self.shuffle:
+            self._order = self._sample_order()
+
+    def _sample_order(self):
+        """(videos * num_frames, 2) int array of (video index, frame index), in epoch order."""
+        n, t = len(self.folder), self.folder.num_frames
+        rng = np.random.default_rng([self.seed, self.epoch])
+        videos = rng.permutation(n) if self.shuffle else np.arange(n)
+        windows = []
+        for start in range(0, n, self.batch_size):
+            window = videos[start:start + self.batch_size]
+            samples = np.stack(np.meshgrid(window, np.arange(t), indexing="ij"), -1).reshape(-1, 2)
+            windows.append(samples[rng.permutation(len(samples))] if self.shuffle else samples)
+        return np.concatenate(windows)
+
+    def _frames(self, video):
+        if video in self._recent:
+            self._recent.move_to_end(video)
+            return self._recent[video]
+        frames, _ = self.folder.read_or_skip(video)
+        self._recent[video] = frames
+        if len(self._recent) > 2 * self.batch_size:
+            self._recent.popitem(last=False)
+        return frames
+
+
+# --- evaluation: frames and videos -------------------------------------------------------------
+
+
+def evaluate_videos(predict_fn, video_folder, batch_size=32):
+    """Frame-level and video-level accuracy of a frame classifier.
+
+    A video's prediction is the mean of its frames' class probabilities,
+
+        p(class | video) = (1 / T) sum_t p(class | frame t),
+
+    and its predicted class the argmax: the single-frame baseline of Karpathy et al. (CVPR
+    2014), which often beats every frame alone because frames a model gets wrong are outvoted.
+
+    Args:
+        predict_fn: maps float32 frames (n, height, width, 3) in [0, 1] to class probabilities
+            (n, num_classes); a model's `predict` will do.
+        video_folder: a VideoFolder (usually split="validation"); unreadable videos are skipped
+            or raise as its on_error says.
+        batch_size: frames per call of predict_fn; frames of several videos share a call.
+
+    Returns:
+        dict with "frame_accuracy" and "video_accuracy" (floats in [0, 1]), "num_frames" and
+        "num_videos" (how many were scored).
+    """
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"Invalid batch_size: {batch_size!r} (expected a positive integer)")
+    num_classes = len(video_folder.classes)
+    sums = np.zeros((len(video_folder), num_classes))  # summed frame probabilities, per video
+    labels = np.full(len(video_folder), -1)            # -1 until the video is read (or skipped)
+    frame_correct = 0
+    pending, owners = [], []  # frames waiting for predict_fn, and the video of each frame
+
+    def predict_pending():
+        nonlocal frame_correct
+        x = np.concatenate(pending).astype(np.float32)
+        x /= 255
+        probabilities = np.asarray(predict_fn(x))
+        if probabilities.shape != (len(x), num_classes):
+            raise ValueError(f"evaluate_videos: predict_fn returned shape {probabilities.shape} "
+                             f"for {len(x)} frames; expected ({len(x)}, {num_classes})")
+        owner = np.concatenate(owners)
+        np.add.at(sums, owner, probabilities)
+        frame_correct += int(np.sum(probabilities.argmax(axis=1) == labels[owner]))
+        pending.clear()
+        owners.clear()
+
+    for i in range(len(video_folder)):
+        frames, labels[i] = video_folder.read_or_skip(i)
+        if frames is None:
+            labels[i] = -1
+            continue
+        pending.append(frames)
+        owners.append(np.full(len(frames), i))
+        if sum(len(f) for f in pending) >= batch_size:
+            predict_pending()
+    if pending:
+        predict_pending()
+
+    scored = labels >= 0
+    if not scored.any():
+        raise ValueError(f"evaluate_videos: none of the {len(video_folder)} videos could be read")
+    num_videos = int(scored.sum())
+    num_frames = num_videos * video_folder.num_frames
+    video_correct = int(np.sum(sums[scored].argmax(axis=1) == labels[scored]))
+    return {"frame_accuracy": frame_correct / num_frames,
+            "video_accuracy": video_correct / num_videos,
+            "num_frames": num_frames, "num_videos": num_videos}

@@ -1,0 +1,262 @@
+"""A folder of videos, one sub-folder per class (as UCF101 is laid out), read as frames.
+
+    VideoFolder(root, num_frames=8)    item i is (frames uint8 (num_frames, h, w, 3), label)
+
+Batches for `fit` are made from it in batches.py. A frame model classifies one frame at a time; a video's class is the mean of its frames'
+probabilities (the single-frame baseline of Karpathy et al., "Large-scale Video Classification
+with Convolutional Neural Networks", CVPR 2014). Train and validation are split by video, never
+by frame: frames of one clip are near copies of each other, and a validation frame whose
+neighbour was trained on would measure memory, not learning.
+"""
+
+import hashlib
+import logging
+import os
+import pathlib
+import tempfile
+import zipfile
+import zlib
+
+import numpy as np
+
+from tinyvid.data.video import _check_num_frames, _check_size, read_video, video_info
+
+log = logging.getLogger(__name__)
+
+VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv",
+                    ".flv", ".ogv", ".3gp")
+
+
+# --- a folder of videos, one sub-folder per class ----------------------------------------------
+
+
+class VideoFolder:
+    """The videos under root/<class name>/, each read as `num_frames` evenly spaced frames.
+
+    Class names are the sub-folders' names, sorted; label i is `classes[i]`. Videos are the
+    files with a video extension (VIDEO_EXTENSIONS) anywhere under a class folder; names
+    starting with "." are ignored.
+
+    Args:
+        root: the folder holding one sub-folder per class.
+        num_frames: frames per video, spread evenly over it (see `tinyvid.video.read_video`).
+        size: (height, width) the frames are resized to, or None to keep each video's size.
+        split: None for every video, or "train" / "validation".
+        validation_fraction: the share of each class's videos in the validation split: per
+            class, round(n * fraction) videos, at least 1 and at most n - 1 when the class has
+            2 or more videos and the fraction is above 0. Stratified, and by video.
+        seed: the split is a permutation seeded by (seed, class name): the same files and seed
+            give the same split, on any machine, whatever other classes there are.
+        cache_dir: None, or a folder for decoded frames: one .npz per video and setting, keyed
+            by the video's path relative to root, num_frames and size, and stamped with the
+            video's size in bytes and modification time, so a changed video is read again.
+            A second epoch then loads the frames instead of decoding the video.
+        on_error: "skip" (log one warning per unreadable video and leave it out) or "raise".
+
+    Unreadable files are found when the folder is made, by demuxing each video (no decoding)
+    unless its frames are already in the cache. A file that demuxes but fails to decode is
+    found later, when it is read: `FrameBatches`, `to_arrays` and `evaluate_videos` then skip
+    it in the same way (or raise), and `folder[i]` raises VideoReadError.
+    """
+
+    def __init__(self, root, num_frames=8, size=(64, 64), split=None, validation_fraction=0.2,
+                 seed=0, cache_dir=None, on_error="skip"):
+        _check_num_frames(num_frames)
+        if split not in (None, "train", "validation"):
+            raise ValueError(f"Invalid split: {split!r} (expected None, 'train' or 'validation')")
+        if not 0 <= validation_fraction < 1:
+            raise ValueError(f"Invalid validation_fraction: {validation_fraction!r} "
+                             f"(expected 0 <= fraction < 1)")
+        if on_error not in ("skip", "raise"):
+            raise ValueError(f"Invalid on_error: {on_error!r} (expected 'skip' or 'raise')")
+        self.root = pathlib.Path(root)
+        self.num_frames, self.size, self.split = num_frames, _check_size(size), split
+        self.on_error = on_error
+        self.skipped = []  # (path, reason) of every video left out
+        self.cache_dir = None
+        if cache_dir is not None:
+            # One sub-folder per dataset root, so two datasets can share a cache_dir.
+            tag = hashlib.sha1(str(self.root.resolve()).encode()).hexdigest()[:10]
+            self.cache_dir = pathlib.Path(cache_dir) / f"{self.root.resolve().name}-{tag}"
+
+        self.classes = _class_folders(self.root)
+        listed = []  # (path, label) of this split's videos, by class then name
+        for label, name in enumerate(self.classes):
+            videos = _list_videos(self.root / name)
+            if not videos:
+                log.warning("%s: class folder with no videos (extensions %s)",
+                            self.root / name, " ".join(VIDEO_EXTENSIONS))
+            for i in _split_indices(len(videos), name, split, validation_fraction, seed):
+                listed.append((videos[i], label))
+        if not listed:
+            if split is None:
+                raise ValueError(f"{self.root}: no videos in its class folders "
+                                 f"(looked for {' '.join(VIDEO_EXTENSIONS)})")
+            raise ValueError(f"{self.root}: the {split!r} split has no videos "
+                             f"(validation_fraction={validation_fraction})")
+
+        self.videos, labels = [], []
+        for path, label in listed:
+            if not self._is_cached(path):  # frames in the cache prove the video reads
+                try:
+                    video_info(path)
+                except (OSError, ValueError) as error:
+                    self._failed(path, error)
+                    continue
+            self.videos.append(path)
+            labels.append(label)
+        self.labels = np.array(labels, dtype=np.int64)
+        if self.skipped:
+            log.warning("%s: skipped %d of %d videos that could not be read", self.root,
+                        len(self.skipped), len(listed))
+        if not self.videos:
+            raise ValueError(f"{self.root}: none of its {len(listed)} videos could be read")
+
+    def __len__(self):
+        return len(self.videos)
+
+    def __getitem__(self, i):
+        """(frames, label): frames uint8 (num_frames, height, width, 3), label an int."""
+        path = self.videos[i]
+        frames = self._cached(path)
+        if frames is None:
+            stamp = None if self.cache_dir is None else self._stamp(path)  # before reading
+            frames = read_video(path, num_frames=self.num_frames, size=self.size)
+            self._store(path, frames, stamp)
+        return frames, int(self.labels[i])
+
+    def __repr__(self):
+        return (f"VideoFolder({str(self.root)!r}, {len(self)} videos, {len(self.classes)} classes, "
+                f"num_frames={self.num_frames}, size={self.size}, split={self.split!r})")
+
+    def to_arrays(self, label_mode="categorical"):
+        """Every frame in memory, for small sets: (x, y) as `fit(x, y)` takes them.
+
+        Returns:
+            x: float32 (videos * num_frames, height, width, 3) in [0, 1], video after video.
+            y: float32 one-hot (videos * num_frames, num_classes), or int64 (videos *
+                num_frames,) with label_mode="sparse".
+        """
+        _check_label_mode(label_mode)
+        frames, labels = [], []
+        for i in range(len(self)):
+            video_frames, label = self.read_or_skip(i)
+            if video_frames is not None:
+                frames.append(video_frames)
+                labels.append(label)
+        if not frames:
+            raise ValueError(f"{self.root}: none of its {len(self)} videos could be read")
+        x = np.concatenate(frames).astype(np.float32)
+        x /= 255
+        labels = np.repeat(labels, self.num_frames).astype(np.int64)
+        return x, _encode_labels(labels, len(self.classes), label_mode)
+
+    def read_or_skip(self, i):
+        """`self[i]`, or (None, label) after logging a warning when on_error is "skip"."""
+        try:
+            return self[i]
+        except (OSError, ValueError) as error:
+            if self.on_error == "raise":
+                raise
+            if self.videos[i] not in (path for path, _ in self.skipped):
+                self._failed(self.videos[i], error)
+            return None, int(self.labels[i])
+
+    # --- the frame cache --------------------------------------------------------------------
+
+    def _cache_path(self, path):
+        relative = path.relative_to(self.root)
+        size = "native" if self.size is None else f"{self.size[0]}x{self.size[1]}"
+        return self.cache_dir / relative.parent / f"{relative.name}.{self.num_frames}f.{size}.npz"
+
+    def _stamp(self, path):
+        # What makes a cached entry stale: the video's size and modification time, the
+        # settings, and a version bumped whenever read_video would give other pixels.
+        stat = path.stat()
+        return np.array([_CACHE_VERSION, stat.st_size, stat.st_mtime_ns, self.num_frames],
+                        dtype=np.int64)
+
+    def _cached(self, path, load=True):
+        """The cached frames of `path` (or True when not `load`), or None when not cached,
+        stale or unreadable."""
+        if self.cache_dir is None:
+            return None
+        try:
+            with np.load(self._cache_path(path), allow_pickle=False) as entry:
+                if np.array_equal(entry["stamp"], self._stamp(path)):
+                    return entry["frames"] if load else True
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+            pass  # missing, damaged, or written for another version of the video
+        return None
+
+    def _is_cached(self, path):
+        return self._cached(path, load=False) is not None
+
+    def _store(self, path, frames, stamp):
+        if self.cache_dir is None:
+            return
+        target = self._cache_path(path)
+        temporary = None
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            # Write a temporary file and rename it: a reader never sees half an entry.
+            with tempfile.NamedTemporaryFile(dir=target.parent, suffix=".tmp", delete=False) as f:
+                temporary = f.name
+                np.savez(f, frames=frames, stamp=stamp)
+            os.replace(temporary, target)
+        except OSError as error:  # a full disk should slow training down, not stop it
+            if temporary is not None:
+                pathlib.Path(temporary).unlink(missing_ok=True)
+            log.warning("could not write the frame cache %s: %s", target, error)
+
+    def _failed(self, path, error):
+        if self.on_error == "raise":
+            raise error
+        reason = str(error).removeprefix(f"{path}: ")  # VideoReadError starts with the path
+        self.skipped.append((path, reason))
+        log.warning("skipping %s: %s", path, reason)
+
+
+_CACHE_VERSION = 1
+
+
+def _class_folders(root):
+    if not root.exists():
+        raise FileNotFoundError(f"{root}: no such folder (expected root/<class name>/<videos>)")
+    if not root.is_dir():
+        raise NotADirectoryError(f"{root}: not a folder (expected root/<class name>/<videos>)")
+    classes = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if not classes:
+        raise ValueError(f"{root}: no class folders (expected one sub-folder of videos per "
+                         f"class, as root/<class name>/<video>.mp4)")
+    return classes
+
+
+def _list_videos(folder):
+    """Files with a video extension anywhere under `folder`, skipping hidden ones, sorted."""
+    return sorted(path for path in folder.rglob("*")
+                  if path.suffix.lower() in VIDEO_EXTENSIONS and path.is_file()
+                  and not any(part.startswith(".") for part in path.relative_to(folder).parts))
+
+
+def _split_indices(n, class_name, split, validation_fraction, seed):
+    """Which of a class's n videos (sorted by name) belong to the split, in sorted order."""
+    if split is None:
+        return range(n)
+    n_validation = round(n * validation_fraction)
+    if validation_fraction > 0 and n >= 2:
+        n_validation = min(max(n_validation, 1), n - 1)
+    order = np.random.default_rng([seed, zlib.crc32(class_name.encode())]).permutation(n)
+    chosen = order[:n_validation] if split == "validation" else order[n_validation:]
+    return sorted(chosen.tolist())
+
+
+def _check_label_mode(label_mode):
+    if label_mode not in ("categorical", "sparse"):
+        raise ValueError(f"Invalid label_mode: {label_mode!r} (expected 'categorical' or 'sparse')")
+
+
+def _encode_labels(labels, num_classes, label_mode):
+    if label_mode == "sparse":
+        return labels.astype(np.int64)
+    return np.eye(num_classes, dtype=np.float32)[labels].reshape(len(labels), num_classes)

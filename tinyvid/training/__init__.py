@@ -1,0 +1,11 @@
+"""Training: what `fit` uses around the model's forward pass, in the order of one step.
+
+    losses.py        J(y, y_hat): MSE and the cross-entropies (the source document, 3.2)
+    optimizers.py    theta <- theta - alpha * grad J: GD, SGD (3.3), Adam
+    metrics.py       accuracy and the other reported numbers
+    callbacks.py     History, the progress bar, EarlyStopping, ModelCheckpoint
+    saving.py        weights to and from .npz files, atomically
+    rng.py           the one seeded generator behind initialisers, shuffling and dropout
+
+This package imports nothing by itself, so layers can use rng.py without loading the rest.
+"""
