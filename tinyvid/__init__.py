@@ -7,7 +7,7 @@ Read the package in the order data flows through it; each folder is one step:
     nn/          the differentiable ops of networks    conv2d, max_pool2d, dense, softmax
     kernels/     their Numba loops (tinyvid.kernels)   im2col + BLAS, pooling, Adam's update
     layers/      Keras-style layers                    Conv2D, Dense, Flatten, ...
-    models/      layers put together, and trained      Sequential
+    models/      layers put together, and trained      Model, Sequential, Input, load_model
     training/    around each step                      losses, optimizers, metrics, callbacks
     cli.py       the `tinyvid` command                 demo, train, predict
 
@@ -38,6 +38,9 @@ from tinyvid import debug
 # The Keras-style model: layers -> forward -> loss -> backward -> optimizer step
 from tinyvid import activations, initializers, layers, models, losses, optimizers, metrics
 from tinyvid import callbacks, utils
+from tinyvid.layers.core import Input
+from tinyvid.models.model import Model
+from tinyvid.models.sequential import Sequential
 
 __version__ = "0.1.0"
 
@@ -46,7 +49,7 @@ __all__ = [
     "Tensor", "Function", "no_grad", "is_grad_enabled", "nn", "functional",
     "gradcheck", "GradcheckError", "debug",
     "activations", "initializers", "layers", "models", "losses", "optimizers", "metrics",
-    "callbacks", "utils",
+    "callbacks", "utils", "Input", "Model", "Sequential",
 ]
 
 # Modules that moved into the folders above keep their old import paths (`import tinyvid.tensor`,

@@ -19,11 +19,13 @@ differences in float32 are too coarse). `set_weights` always casts to the layer'
 """
 
 import re
+from typing import Any
 
 import numpy as np
 
 from tinyvid.autograd.tensor import Tensor
 from tinyvid.layers import initializers
+from tinyvid.layers.symbolic import KerasTensor, Node, is_symbolic, map_structure
 
 # --- names: "dense", "dense_1", ... as Keras gives them ---------------------------------------
 
@@ -77,7 +79,12 @@ class Layer:
         if kwargs:
             raise TypeError(f"Unrecognized keyword arguments passed to {type(self).__name__}: {kwargs}")
         self.name = name if name is not None else unique_name(to_snake_case(type(self).__name__))
-        self.dtype = np.dtype(dtype)
+        if isinstance(dtype, dict):  # Keras's DTypePolicy, as config.json holds it
+            dtype = dtype.get("config", {}).get("name", dtype)
+        try:
+            self.dtype = np.dtype(dtype)
+        except TypeError:
+            raise self._invalid("dtype", "must be a float type such as 'float32'", dtype) from None
         if self.dtype.kind != "f":
             raise self._invalid("dtype", "must be a float type such as 'float32'", dtype)
         self.trainable = trainable
@@ -86,6 +93,8 @@ class Layer:
         self._weights = []  # Tensors, in Keras's order (kernel, then bias)
         self._weight_names = []
         self._input_shape_arg = None
+        self._inbound_nodes = []  # one Node per call on symbolic inputs (see symbolic.py)
+        self._build_shape = None  # the input shape the layer was built for
         if input_shape is not None:
             self._input_shape_arg = (None,) + _standardize_shape(input_shape, "input_shape", self)
 
@@ -113,13 +122,49 @@ class Layer:
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)
 
-    def __call__(self, x, training=False):
-        x = self._as_tensor(x)
-        if not self.built:
-            self.check_input_shape(x.shape)
-            self.build(x.shape)
-        self.check_input_shape(x.shape)
+    def __call__(self, x: Any, training: bool = False) -> Any:
+        """Run the layer on `x`: a Tensor or an array (or a list of them for a merge layer).
+
+        On symbolic inputs (KerasTensors from `Input(...)`), nothing is computed: the layer is
+        built from their shapes and the call is recorded as a Node of the graph, and the result
+        is a KerasTensor of the output's shape (see symbolic.py).
+        """
+        if is_symbolic(x):
+            return self._symbolic_call(x)
+        x = map_structure(self._as_tensor, x)
+        shape = map_structure(lambda t: t.shape, x) if isinstance(x, (list, tuple)) else x.shape
+        self._build_from(shape)
         return self.call(x, training=training)
+
+    def _build_from(self, shape: Any) -> None:
+        """Build on first use (remembering the shape: a saved model records it), then check."""
+        if not self.built:
+            self._check_input_shapes(shape)
+            self.build(shape)
+            self._build_shape = shape
+        self._check_input_shapes(shape)
+
+    def _symbolic_call(self, inputs: Any) -> KerasTensor:
+        """Build from the symbolic shapes, record the call as a Node, return the output's
+        KerasTensor."""
+        for leaf in inputs if isinstance(inputs, (list, tuple)) else [inputs]:
+            if not isinstance(leaf, KerasTensor):
+                raise ValueError(f"{self.where} was called on a mix of symbolic inputs (from "
+                                 f"Input(...)) and data ({type(leaf).__name__}); in a functional "
+                                 f"model every input of a layer must come from an Input")
+        shape = (type(inputs)(t.shape for t in inputs) if isinstance(inputs, (list, tuple))
+                 else inputs.shape)
+        self._build_from(shape)
+        output = KerasTensor(self.compute_output_shape(shape), self.dtype)
+        Node(self, inputs, output)
+        return output
+
+    def _check_input_shapes(self, shape: Any) -> None:
+        if isinstance(shape, (list, tuple)) and shape and isinstance(shape[0], (list, tuple)):
+            for index, one in enumerate(shape):
+                self.check_input_shape(one, index)
+        else:
+            self.check_input_shape(shape)
 
     def _as_tensor(self, x):
         """Arrays (frames are often uint8) become Tensors of this layer's dtype."""
@@ -211,8 +256,45 @@ class Layer:
                 f"built. You can build it manually via: `{self.name}.build(batch_input_shape)`.")
         return sum(w.size for w in self._weights)
 
+    # --- configs: what Keras writes in a .keras file's config.json -------------------------------
+
+    def get_config(self) -> dict[str, Any]:
+        """The arguments that rebuild this layer (`type(layer).from_config(config)`), with
+        Keras's keys. Subclasses add their own to this base: name, trainable, dtype."""
+        return {"name": self.name, "trainable": self.trainable,
+                "dtype": {"module": "keras", "class_name": "DTypePolicy",
+                          "config": {"name": self.dtype.name}, "registered_name": None}}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> "Layer":
+        """A new layer from `get_config()`'s dict (or one Keras wrote): unbuilt, fresh weights.
+
+        Keys of Keras features tinyvid does not have (regularizers, constraints, groups, ...) are
+        accepted at their Keras default and refused, naming the layer and the key, otherwise.
+        """
+        config = dict(config)
+        for key, default in KERAS_DEFAULTS_ONLY.items():
+            if key in config:
+                value = config.pop(key)
+                if value != default:
+                    raise ValueError(f"{cls.__name__} layer '{config.get('name')}': tinyvid does not "
+                                     f"support `{key}`={value!r} (only Keras's default, {default!r})")
+        for key, value in config.items():
+            if key.endswith("_initializer") and isinstance(value, dict):
+                config[key] = initializers.deserialize(value)
+        return cls(**config)
+
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+# Config keys of Keras features tinyvid lacks, with the one value tinyvid can honour (Keras's default)
+KERAS_DEFAULTS_ONLY: dict[str, Any] = {
+    "kernel_regularizer": None, "bias_regularizer": None, "activity_regularizer": None,
+    "kernel_constraint": None, "bias_constraint": None, "quantization_config": None,
+    "lora_rank": None, "lora_alpha": None, "groups": 1, "sparse": False, "ragged": False,
+    "optional": False,
+}
 
 
 # --- argument checks shared by the layers --------------------------------------------------------

@@ -12,7 +12,10 @@ Output size per spatial axis (Keras's rules):
     padding='same':   out = ceil(size / stride)          (zeros padded around the frame)
 """
 
+from typing import Any
+
 from tinyvid.kernels.geometry import check_padding, normalize_tuple, output_length
+from tinyvid.layers import activations, initializers
 from tinyvid.layers.base import InputSpec, Layer, check_data_format, is_positive_int
 from tinyvid.layers.core import _activation
 from tinyvid.nn.conv import Conv2D as Conv2DFunction
@@ -81,6 +84,17 @@ class Conv2D(Layer):
         out_h = output_length(h, kh, sh, dh, self.padding)
         out_w = output_length(w, kw, sw, dw, self.padding)
         return (n, out_h, out_w, self.filters)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "filters": self.filters,
+                "kernel_size": list(self.kernel_size), "strides": list(self.strides),
+                "padding": self.padding, "data_format": "channels_last",
+                "dilation_rate": list(self.dilation_rate), "groups": 1,
+                "activation": activations.serialize(self.activation), "use_bias": self.use_bias,
+                "kernel_initializer": initializers.serialize(self.kernel_initializer),
+                "bias_initializer": initializers.serialize(self.bias_initializer),
+                "kernel_regularizer": None, "bias_regularizer": None, "activity_regularizer": None,
+                "kernel_constraint": None, "bias_constraint": None}
 
     def _check_output_size(self, input_shape):
         _, out_h, out_w, _ = self.compute_output_shape(input_shape)

@@ -9,39 +9,65 @@ into one long vector per frame, and two Dense layers turn that vector into class
 
 import math
 import numbers
+from typing import Any
 
-from tinyvid.layers import activations
+from tinyvid.layers import activations, initializers
 from tinyvid.layers.base import InputSpec, Layer, _standardize_shape, is_positive_int
+from tinyvid.layers.symbolic import KerasTensor, Node
 from tinyvid.nn.dense import Dense as DenseFunction
 from tinyvid.training.rng import generator_for
 
 
 class InputLayer(Layer):
-    """Declares the shape of one sample; a Sequential model uses it to build its layers early.
+    """The entry of a model: declares the shape of one sample and makes the graph's first
+    KerasTensor (`input_layer.output`). It has no weights and does nothing to the data.
 
-    It has no weights and does nothing to the data. Use `Input(shape=...)` to make one.
+    Use `Input(shape=...)`, which returns that KerasTensor, to start a functional model or a
+    Sequential one.
     """
 
-    def __init__(self, shape=None, batch_size=None, dtype="float32", name=None):
-        super().__init__(name=name, dtype=dtype)
+    def __init__(self, shape=None, batch_size=None, dtype="float32", name=None, batch_shape=None,
+                 **kwargs):
+        super().__init__(name=name, dtype=dtype, **kwargs)
+        if shape is None and batch_shape is not None:  # Keras's config key
+            batch_size, shape = batch_shape[0], batch_shape[1:]
         if shape is None:
             raise ValueError(f"InputLayer '{self.name}': `shape` is required, e.g. shape=(64, 64, 3)")
         self.shape = (batch_size,) + _standardize_shape(shape, "shape", self)
         self._input_shape_arg = self.shape
         self.built = True
+        self.output = KerasTensor(self.shape, self.dtype, name=self.name)
+        Node(self, [], self.output)
 
     def call(self, x, training=False):
         return x
 
+    def get_config(self) -> dict[str, Any]:
+        return {"batch_shape": list(self.shape), "dtype": self.dtype.name, "sparse": False,
+                "ragged": False, "name": self.name, "optional": False}
 
-def Input(shape=None, batch_size=None, dtype="float32", name=None):
-    """Keras's `Input(shape=(64, 64, 3))`, usable as `model.add(Input(shape=...))`.
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> "InputLayer":
+        config = dict(config)
+        if "batch_input_shape" in config:  # older Keras files
+            config["batch_shape"] = config.pop("batch_input_shape")
+        return super().from_config(config)  # type: ignore[return-value]
+
+
+def Input(shape=None, batch_size=None, dtype="float32", name=None) -> KerasTensor:
+    """Keras's `Input(shape=(64, 64, 3))`: a symbolic tensor `(None, 64, 64, 3)` to call layers on
+    (a functional model, `tinyvid.Model(inputs, outputs)`) or to start a Sequential model with.
 
     Args:
         shape: one sample's shape, without the batch axis: `(height, width, channels)`.
         batch_size: a fixed batch size, or None for any.
+        dtype: the inputs' dtype.
+        name: the input's name (the InputLayer's), unique in a model.
+
+    Returns:
+        A KerasTensor; its InputLayer is `tensor._keras_history.layer`.
     """
-    return InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, name=name)
+    return InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, name=name).output
 
 
 class Dense(Layer):
@@ -88,6 +114,14 @@ class Dense(Layer):
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.units,)
 
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "units": self.units,
+                "activation": activations.serialize(self.activation), "use_bias": self.use_bias,
+                "kernel_initializer": initializers.serialize(self.kernel_initializer),
+                "bias_initializer": initializers.serialize(self.bias_initializer),
+                "kernel_regularizer": None, "bias_regularizer": None, "kernel_constraint": None,
+                "bias_constraint": None}
+
 
 class Activation(Layer):
     """Applies an activation function by itself: `Activation('relu')`."""
@@ -98,6 +132,9 @@ class Activation(Layer):
 
     def call(self, x, training=False):
         return self.activation(x)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "activation": activations.serialize(self.activation)}
 
 
 class Flatten(Layer):
@@ -120,6 +157,9 @@ class Flatten(Layer):
         rest = input_shape[1:]
         size = None if any(d is None for d in rest) else math.prod(rest)
         return (input_shape[0], size)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "data_format": "channels_last"}
 
 
 class Dropout(Layer):
@@ -156,6 +196,11 @@ class Dropout(Layer):
         mask = keep.astype(x.dtype)
         mask *= 1 / (1 - self.rate)  # a Python float: the mask stays in x's dtype
         return x * mask
+
+    def get_config(self) -> dict[str, Any]:
+        noise_shape = None if self.noise_shape is None else list(self.noise_shape)
+        return {**super().get_config(), "rate": self.rate, "seed": self.seed,
+                "noise_shape": noise_shape}
 
 
 def _activation(identifier, layer):

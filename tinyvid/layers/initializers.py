@@ -29,7 +29,7 @@ from tinyvid.training import rng
 
 __all__ = [
     "compute_fans", "Initializer", "Zeros", "Ones", "Constant", "RandomUniform",
-    "RandomNormal", "GlorotUniform", "HeUniform", "ALL", "get",
+    "RandomNormal", "GlorotUniform", "HeUniform", "ALL", "get", "serialize", "deserialize",
 ]
 
 
@@ -54,6 +54,10 @@ class Initializer:
 
     def __call__(self, shape, dtype=np.float32):
         raise NotImplementedError
+
+    def get_config(self) -> dict:
+        """The constructor's arguments, with Keras's keys (seed, minval, stddev, ...)."""
+        return dict(vars(self))
 
 
 class Zeros(Initializer):
@@ -149,3 +153,32 @@ def get(identifier):
     raise ValueError(
         f"Could not interpret initializer identifier: {identifier!r}. "
         f"Known initializers: {', '.join(sorted(ALL))}")
+
+
+def serialize(identifier) -> dict:
+    """Keras's config of an initialiser (a name or an Initializer), as config.json holds it:
+    `{"module": "keras.initializers", "class_name": "GlorotUniform", "config": {"seed": None}, ...}`.
+    """
+    initializer = get(identifier)
+    return {"module": "keras.initializers", "class_name": type(initializer).__name__,
+            "config": initializer.get_config(), "registered_name": None}
+
+
+def deserialize(config) -> Initializer:
+    """An Initializer from `serialize`'s dict (or Keras's), or from a name.
+
+    Raises:
+        ValueError: for an initialiser tinyvid does not have, naming it.
+    """
+    if isinstance(config, str):
+        return get(config)
+    by_class = {cls.__name__: cls for cls in set(ALL.values())}
+    class_name = config.get("class_name")
+    if class_name not in by_class:
+        raise ValueError(f"Could not interpret initializer: {class_name!r} is not one tinyvid has. "
+                         f"Known initializers: {', '.join(sorted(by_class))}")
+    arguments = dict(config.get("config") or {})
+    for keras_only in ("input_axes", "output_axes"):  # Keras 3.15's fan axes; tinyvid's are fixed
+        if arguments.pop(keras_only, None) is not None:
+            raise ValueError(f"Initializer {class_name}: tinyvid does not support `{keras_only}`")
+    return by_class[class_name](**arguments)

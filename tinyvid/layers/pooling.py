@@ -11,6 +11,8 @@ pooling divides by the number of real pixels in each window (the padding is not 
 as Keras does.
 """
 
+from typing import Any
+
 from tinyvid.kernels.geometry import check_padding, normalize_tuple, output_length
 from tinyvid.layers.base import InputSpec, Layer, check_data_format
 from tinyvid.nn.pool import AvgPool2D, MaxPool2D
@@ -33,6 +35,10 @@ class _Pooling2D(Layer):
         (ph, pw), (sh, sw) = self.pool_size, self.strides
         out_h = output_length(h, ph, sh, 1, self.padding)
         return (n, out_h, output_length(w, pw, sw, 1, self.padding), c)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "pool_size": list(self.pool_size), "padding": self.padding,
+                "strides": list(self.strides), "data_format": "channels_last"}
 
     def build(self, input_shape):
         _, out_h, out_w, _ = self.compute_output_shape(input_shape)
@@ -75,3 +81,6 @@ class GlobalAveragePooling2D(Layer):
     def compute_output_shape(self, input_shape):
         n, _, _, c = input_shape
         return (n, 1, 1, c) if self.keepdims else (n, c)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "data_format": "channels_last", "keepdims": self.keepdims}

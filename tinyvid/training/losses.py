@@ -199,7 +199,12 @@ def _categorical_label_error(labels, pred_shape):
 
 class Loss:
     """A loss as `compile` uses it: `loss(y_true, y_pred)` is a scalar Tensor, the mean over the
-    batch of the per-sample losses (Keras's default reduction, "sum_over_batch_size")."""
+    batch of the per-sample losses l_i (Keras's default reduction, "sum_over_batch_size").
+
+    With per-sample weights w_i (`sample_weight`, shape `(batch,)`), Keras's same reduction:
+
+        J = \\frac{1}{n} \\sum_{i=1}^{n} w_i l_i        (n the batch size, not the sum of the w_i)
+    """
 
     name = "loss"
 
@@ -210,8 +215,19 @@ class Loss:
     def call(self, y_true, y_pred):
         return self.fn(y_true, y_pred, **self.kwargs)
 
-    def __call__(self, y_true, y_pred):
-        return self.call(y_true, y_pred).mean()
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        values = self.call(y_true, y_pred)  # l_i, shape (batch,)
+        if sample_weight is None:
+            return values.mean()
+        weights = np.asarray(sample_weight.data if isinstance(sample_weight, Tensor) else sample_weight,
+                             dtype=values.dtype)
+        if weights.ndim == values.ndim + 1 and weights.shape[-1] == 1:
+            weights = weights[..., 0]  # (batch, 1) -> (batch,)
+        if weights.shape != values.shape:
+            raise ValueError(f"{self.name}: sample_weight of shape {weights.shape} does not match the "
+                             f"per-sample losses of shape {values.shape}; expected one weight per "
+                             f"sample")
+        return (values * weights).sum() * (1.0 / values.size)  # sum(w_i l_i) / n
 
     def __repr__(self):
         return f"<{type(self).__name__} {self.name}>"

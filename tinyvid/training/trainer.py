@@ -1,0 +1,464 @@
+"""Trainer: compile, fit, evaluate and predict, for every model (as Keras's trainers/ does).
+
+A Model (models/model.py, a graph of layers) and a Sequential (models/sequential.py, a chain)
+inherit these methods; each gives the trainer `model(x, training)`, `model.layers` and its output
+names. Training is one loop (`fit`), and each turn of it is one `train_step`:
+
+    batch (x, y, w) -> forward: y_hat = model(x) -> loss J(y, y_hat, w) -> backward: grad J into
+    each weight's .grad -> optimizer step: theta <- theta - alpha * ... (see optimizers.py)
+
+With several outputs, J is the (weighted) sum of a loss per output (training/compile_utils.py).
+"""
+
+from typing import Any
+
+import numpy as np
+
+from tinyvid.autograd.grad_mode import no_grad
+from tinyvid.data.adapters import (
+    EpochIterator,
+    batches_for,
+    class_weights_for,
+    is_batch_iterable,
+    is_data_source,
+    num_samples,
+    split_validation,
+    unpack,
+)
+from tinyvid.kernels import process
+from tinyvid.training import optimizers
+from tinyvid.training.callbacks import CallbackList, Progbar
+from tinyvid.training.compile_utils import CompiledObjectives, per_output
+from tinyvid.training.summary import print_summary
+
+
+class Trainer:
+    """The training methods shared by Model and Sequential (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self.name = ""
+        self.built = False
+        self.compiled = False
+        self.stop_training = False
+        self.history = None
+        self.optimizer: Any = None
+
+    # --- what the model gives the trainer -------------------------------------------------------
+
+    @property
+    def layers(self) -> list[Any]:
+        raise NotImplementedError
+
+    @property
+    def output_names(self) -> list[str]:
+        raise NotImplementedError
+
+    def _output_is_single(self) -> bool:
+        raise NotImplementedError
+
+    def __call__(self, x: Any, training: bool = False) -> Any:
+        raise NotImplementedError
+
+    def _summary_rows(self) -> list[Any]:
+        raise NotImplementedError
+
+    # --- weights: every layer's, each shared layer once -----------------------------------------
+
+    def _unique_layers(self) -> list[Any]:
+        unique: dict[int, Any] = {}
+        for layer in self.layers:
+            unique.setdefault(id(layer), layer)
+        return list(unique.values())
+
+    @property
+    def weights(self) -> list[Any]:
+        return [w for layer in self._unique_layers() for w in layer.weights]
+
+    @property
+    def trainable_weights(self) -> list[Any]:
+        if not getattr(self, "trainable", True):
+            return []
+        return [w for layer in self._unique_layers() for w in layer.trainable_weights]
+
+    @property
+    def non_trainable_weights(self) -> list[Any]:
+        trainable = {id(w) for w in self.trainable_weights}
+        return [w for w in self.weights if id(w) not in trainable]
+
+    def get_weights(self) -> list[np.ndarray]:
+        """Copies of all weights as NumPy arrays, layer by layer (kernel, then bias)."""
+        return [w for layer in self._unique_layers() for w in layer.get_weights()]
+
+    def set_weights(self, weights: list[np.ndarray]) -> None:
+        """Set all weights from a flat list in the order of `get_weights()`."""
+        self._check_built("set_weights")
+        weights = list(weights)
+        layers = self._unique_layers()
+        expected = sum(len(layer.weights) for layer in layers)
+        if len(weights) != expected:
+            raise ValueError(f"{type(self).__name__} model '{self.name}' has {expected} weights, but "
+                             f"set_weights received a list of {len(weights)}")
+        start = 0
+        for layer in layers:
+            n = len(layer.weights)
+            layer.set_weights(weights[start:start + n])
+            start += n
+
+    def count_params(self) -> int:
+        self._check_built("count_params")
+        return sum(layer.count_params() for layer in self._unique_layers())
+
+    def _check_built(self, method: str) -> None:
+        """Models built from Input(...) are built; Sequential says how to build it otherwise."""
+
+    # --- saving: dispatched by the file's extension ---------------------------------------------
+
+    def save_weights(self, filepath: Any) -> None:
+        """Save all weights, atomically: `.weights.h5` (Keras's layout, by layer path) or `.npz`
+        (tinyvid's). Any other name is refused."""
+        from tinyvid.training.keras_format import save_weights_file
+
+        self._check_built("save_weights")
+        save_weights_file(self, filepath)
+
+    def load_weights(self, filepath: Any) -> None:
+        """Load weights from a `.weights.h5`, `.keras` or `.npz` file, checking every layer and
+        shape first: a failed load changes nothing."""
+        from tinyvid.training.keras_format import load_weights_file
+
+        self._check_built("load_weights")
+        load_weights_file(self, filepath)
+
+    def save(self, filepath: Any) -> None:
+        """Save the whole model (config, weights, compile settings) as a Keras 3 `.keras` file,
+        which `keras.models.load_model` and `tinyvid.models.load_model` open."""
+        from tinyvid.training.keras_format import save_model
+
+        save_model(self, filepath)
+
+    def to_json(self, **kwargs: Any) -> str:
+        """The model's config as JSON, Keras's `{"class_name": ..., "config": ...}` (no weights);
+        `tinyvid.models.model_from_json` rebuilds the model from it."""
+        import json
+
+        from tinyvid.training.serialization import serialize_model
+
+        return json.dumps(serialize_model(self, include_compile=False), **kwargs)
+
+    # --- compile: choose the optimizer, the losses and the metrics ------------------------------
+
+    def compile(self, optimizer: Any = "adam", loss: Any = None, metrics: Any = None,
+                loss_weights: Any = None) -> None:
+        """Configure the model for training.
+
+        Args:
+            optimizer: a name ('adam', 'sgd', 'gd') or an Optimizer. Keras defaults to
+                'rmsprop', which tinyvid does not have; tinyvid defaults to 'adam'.
+            loss: a name ('categorical_crossentropy', 'sparse_categorical_crossentropy',
+                'binary_crossentropy', 'mse'), a Loss, or a function (y_true, y_pred) ->
+                per-sample; for several outputs a list (output order) or a dict by output name.
+            metrics: a list of names ('accuracy', 'mse', ...) or functions; for several outputs
+                a list of lists or a dict by output name (a flat list applies to every output).
+            loss_weights: the w_k of J = sum_k w_k J_k: a list or a dict by output name.
+        """
+        from tinyvid.training import losses
+
+        if loss is None:
+            raise ValueError("compile: a loss is required, e.g. loss='categorical_crossentropy'. "
+                             f"Known losses: {', '.join(sorted(losses.ALL))}")
+        self.optimizer = optimizers.get(optimizer)
+        self._objectives = CompiledObjectives(loss, loss_weights, metrics, self.output_names,
+                                              self._output_is_single())
+        self.loss = self._objectives.losses[0] if self._output_is_single() else loss
+        self._compile_config = {"optimizer": optimizer, "loss": loss, "metrics": metrics,
+                                "loss_weights": loss_weights}
+        self.compiled = True
+
+    def _check_compiled(self, method: str) -> None:
+        if not self.compiled:
+            raise ValueError(f"You must call `compile()` before using the model: `{method}` needs an "
+                             f"optimizer and a loss, e.g. model.compile(optimizer='adam', "
+                             f"loss='categorical_crossentropy', metrics=['accuracy'])")
+
+    @property
+    def _metrics(self) -> list | None:
+        """The metric objects of every output, once the first batch has made them."""
+        made = self._objectives.metrics if self.compiled else None
+        return None if made is None else [metric for metrics in made for metric in metrics]
+
+    def reset_metrics(self) -> None:
+        if self.compiled:
+            self._objectives.reset()
+
+    # --- one step -------------------------------------------------------------------------------
+
+    def compute_loss(self, y: Any, y_pred: Any, sample_weight: Any = None) -> tuple[Any, list]:
+        """J (a scalar Tensor) and each output's loss, for targets and predictions in the
+        model's output structure."""
+        names, single = self.output_names, self._output_is_single()
+        return self._objectives.total_loss(per_output(y, names, single, "y"),
+                                           per_output(y_pred, names, single, "the prediction"),
+                                           per_output(sample_weight, names, single, "sample_weight"))
+
+    def _update_metrics(self, y: Any, y_pred: Any, loss: float, output_losses: list) -> dict:
+        names, single = self.output_names, self._output_is_single()
+        return self._objectives.update(per_output(y, names, single, "y"),
+                                       [t.data for t in per_output(y_pred, names, single, "y_pred")],
+                                       loss, output_losses)
+
+    def train_step(self, x: Any, y: Any, sample_weight: Any = None) -> dict[str, float]:
+        """One step of gradient descent on one batch; returns the running logs of the epoch.
+
+        Everything made here (the graph with every activation, the gradients) is freed when it
+        returns, before the next batch's forward pass.
+        """
+        weights = self.trainable_weights
+        for w in weights:
+            w.grad = None  # gradients accumulate in backward(); start from none
+        y_pred = self(x, training=True)  # forward: the engine records each op
+        loss, output_losses = self.compute_loss(y, y_pred, sample_weight)  # J: a scalar Tensor
+        loss.backward()  # backward: grad J(theta) into every weight's .grad
+        # <- here every weight's .grad is complete: the one place to average gradients over workers
+        self.optimizer.apply_gradients([(w.grad, w) for w in weights])  # step: update theta
+        for w in weights:
+            w.grad = None  # a 59 MB kernel gradient is not kept alive until the next step
+        return self._update_metrics(y, y_pred, loss.item(), output_losses)
+
+    def test_step(self, x: Any, y: Any, sample_weight: Any = None) -> dict[str, float]:
+        """The loss and metrics on one batch, added to the running logs; no gradients."""
+        with no_grad():
+            y_pred = self(x)
+            loss, output_losses = self.compute_loss(y, y_pred, sample_weight)
+        return self._update_metrics(y, y_pred, loss.item(), output_losses)
+
+    def predict_step(self, x: Any) -> Any:
+        """The model's outputs for one batch, as NumPy arrays in the outputs' structure."""
+        with no_grad():
+            y_pred = self(x)
+        return _to_numpy(y_pred)
+
+    # --- training ---------------------------------------------------------------------------------
+
+    def fit(self, x: Any = None, y: Any = None, batch_size: int | None = None, epochs: int = 1,
+            verbose: Any = "auto", callbacks: list | None = None, validation_split: float = 0.0,
+            validation_data: Any = None, shuffle: bool = True, class_weight: dict | None = None,
+            sample_weight: Any = None, initial_epoch: int = 0, steps_per_epoch: int | None = None,
+            validation_steps: int | None = None, validation_freq: int = 1) -> Any:
+        """Train the model for `epochs - initial_epoch` passes over the data.
+
+        Args:
+            x: inputs `(n, ...)` (a list or dict of arrays for several inputs), a data source
+                following Keras's PyDataset protocol (`len()`, `[i] -> (x, y)`, optional
+                `on_epoch_end()`, e.g. tinyvid.datasets.FrameBatches), or a generator / any
+                iterable of batches `(x, y)` or `(x, y, sample_weight)` (a list of them too).
+            y: labels `(n, ...)` (a list or dict for several outputs); None with batches.
+            batch_size: samples per step, default 32 (None with batches). With the GD
+                optimizer the whole training set is one batch.
+            epochs: the index of the last epoch (Keras's meaning, with initial_epoch).
+            verbose: 'auto' or 1 (a progress bar), 2 (a line per epoch), 0 (silent).
+            callbacks: a list of tinyvid.callbacks.Callback.
+            validation_split: the fraction of (x, y) to hold out, taken from the end.
+            validation_data: `(x_val, y_val)`, `(x_val, y_val, sample_weight_val)` or batches.
+            shuffle: visit the samples in a new random order each epoch (arrays only).
+            class_weight: {class index: weight}: each sample's loss weighs its class's weight.
+            sample_weight: one weight per sample `(n,)`: J = sum_i w_i l_i / n (arrays only).
+            initial_epoch: the epoch to start at (to resume a run); epochs are 0-based inside.
+            steps_per_epoch: batches per epoch (default: one pass over the data).
+            validation_steps: batches of the validation data per validation (default: all).
+            validation_freq: validate after every `validation_freq`-th epoch.
+
+        Returns:
+            A History: `history.history` maps 'loss', the metrics and their 'val_' versions to
+            lists with one value per epoch.
+
+        Training starts by tuning the process for speed, once per process: numba's threading
+        layer and malloc's reuse of freed memory (tinyvid.kernels.tune_for_training; with
+        verbose, fit prints one line saying what it changed).
+        `tinyvid.kernels.set_training_tuning(False)` beforehand keeps the process as it is.
+        """
+        self._check_compiled("fit")
+        _check_fit_options(class_weight, sample_weight, initial_epoch, epochs, validation_freq,
+                           self._output_is_single())
+        if validation_split and validation_data is None:
+            (x, y, sample_weight), validation_data = split_validation(x, y, validation_split,
+                                                                      sample_weight)
+        train_batch_size = batch_size
+        if self.optimizer.full_batch and not (is_data_source(x) or is_batch_iterable(x)):
+            n = num_samples(x)
+            if batch_size is not None and batch_size < n:
+                raise ValueError(f"The GD optimizer is full-batch gradient descent: each step uses all "
+                                 f"{n} samples, so batch_size={batch_size} does not apply. "
+                                 f"Use SGD for mini-batches.")
+            train_batch_size = n
+        train = EpochIterator(batches_for(x, y, train_batch_size, shuffle,
+                                          sample_weight=sample_weight), steps_per_epoch)
+        if train.steps == 0:
+            raise ValueError("fit: the training data has no batches")
+        val = None if validation_data is None else EpochIterator(
+            _validation_batches(validation_data, batch_size), validation_steps)
+        verbose = 1 if verbose == "auto" else verbose
+        first_tuning = process.training_tuning_enabled() and not process.is_tuned()
+        applied = process.tune_for_training()
+        if verbose and first_tuning:
+            print(process.describe_tuning(applied))
+        hooks = CallbackList(callbacks, self, verbose, epochs - initial_epoch, train.steps)
+
+        self.stop_training = False
+        hooks.on_train_begin()
+        for epoch in range(initial_epoch, epochs):
+            hooks.on_epoch_begin(epoch)
+            self.reset_metrics()
+            logs = None
+            for step, batch in train.epoch():
+                hooks.on_train_batch_begin(step)
+                x_batch, y_batch, w_batch = unpack(batch)
+                if class_weight is not None:
+                    w_batch = class_weights_for(y_batch, class_weight)
+                logs = self.train_step(x_batch, y_batch, w_batch)  # forward, loss, backward, step
+                hooks.on_train_batch_end(step, logs)
+            if logs is None:  # a generator used up by an earlier epoch
+                break
+            epoch_logs = dict(logs)  # <- the epoch's logs: the place to reduce them over workers
+            if val is not None and (epoch + 1) % validation_freq == 0:
+                epoch_logs.update({"val_" + k: v for k, v in self._test_loop(val).items()})
+            hooks.on_epoch_end(epoch, epoch_logs)
+            if self.stop_training or train.ran_out:
+                break
+        hooks.on_train_end()
+        return hooks.history
+
+    def train_on_batch(self, x: Any, y: Any, sample_weight: Any = None,
+                       class_weight: dict | None = None, return_dict: bool = False) -> Any:
+        """One training step on one batch. Returns the loss (and metrics) on that batch, computed
+        before the update: a number, or [loss, *metrics] when there are metrics."""
+        self._check_compiled("train_on_batch")
+        if class_weight is not None:
+            sample_weight = class_weights_for(y, class_weight)
+        self.reset_metrics()
+        return _flatten_logs(self.train_step(x, y, sample_weight), return_dict)
+
+    # --- evaluating and predicting ---------------------------------------------------------------
+
+    def _test_loop(self, batches: EpochIterator, verbose: int = 0) -> dict[str, float]:
+        """Loss and metrics over all batches, without gradients and without dropout."""
+        self.reset_metrics()
+        progbar = Progbar(batches.steps, verbose) if verbose else None
+        logs = None
+        for step, batch in batches.epoch():
+            x_batch, y_batch, w_batch = unpack(batch)
+            logs = self.test_step(x_batch, y_batch, w_batch)
+            if progbar:
+                progbar.update(step + 1, sorted(logs.items()),
+                               finalize=batches.steps is not None and step + 1 == batches.steps)
+        if logs is None:
+            raise ValueError("the data to evaluate has no batches")
+        return logs
+
+    def evaluate(self, x: Any = None, y: Any = None, batch_size: int | None = None,
+                 verbose: Any = "auto", sample_weight: Any = None, steps: int | None = None,
+                 return_dict: bool = False) -> Any:
+        """The loss and metrics on (x, y) or on batches, averaged over all samples.
+
+        Returns:
+            The loss (a number) if there are no metrics, else `[loss, *metrics]` (Keras's order),
+            or a dict with return_dict=True.
+        """
+        self._check_compiled("evaluate")
+        verbose = 1 if verbose == "auto" else verbose
+        batches = EpochIterator(batches_for(x, y, batch_size, shuffle=False,
+                                            sample_weight=sample_weight), steps)
+        return _flatten_logs(self._test_loop(batches, verbose), return_dict)
+
+    def test_on_batch(self, x: Any, y: Any, sample_weight: Any = None,
+                      return_dict: bool = False) -> Any:
+        """The loss (and metrics) on one batch, without training."""
+        self._check_compiled("test_on_batch")
+        self.reset_metrics()
+        return _flatten_logs(self.test_step(x, y, sample_weight), return_dict)
+
+    def predict(self, x: Any, batch_size: int | None = None, verbose: Any = "auto",
+                steps: int | None = None) -> Any:
+        """The model's outputs for x (or for batches), batch by batch, without gradients.
+
+        Returns:
+            A NumPy array `(n, ...)`, or a list/dict of them for several outputs.
+        """
+        batches = EpochIterator(batches_for(x, None, batch_size, shuffle=False, need_y=False), steps)
+        verbose = 1 if verbose == "auto" else verbose
+        progbar = Progbar(batches.steps, verbose) if verbose else None
+        outputs = []
+        for step, batch in batches.epoch():
+            x_batch, _, _ = unpack(batch, need_y=False)
+            outputs.append(self.predict_step(x_batch))
+            if progbar:
+                progbar.update(step + 1, finalize=batches.steps is not None
+                               and step + 1 == batches.steps)
+        first = outputs[0]
+        if isinstance(first, dict):
+            return {key: np.concatenate([o[key] for o in outputs]) for key in first}
+        if isinstance(first, list):
+            return [np.concatenate([o[i] for o in outputs]) for i in range(len(first))]
+        return np.concatenate(outputs)
+
+    def predict_on_batch(self, x: Any) -> Any:
+        """The model's outputs for one batch x, as NumPy arrays."""
+        return self.predict_step(x)
+
+    # --- looking at the model ---------------------------------------------------------------------
+
+    def summary(self, print_fn: Any = None) -> None:
+        """Print a table of the layers, their output shapes and parameter counts (and, for a
+        functional model, what each layer is connected to), with totals, in Keras's format.
+        `print_fn` (default `print`) receives each line."""
+        total = sum(layer.count_params() for layer in self._unique_layers() if layer.built)
+        trainable = sum(w.size for w in self.trainable_weights)
+        print_summary(self.name, self._summary_rows(), total, trainable, print_fn or print)
+
+
+def _check_fit_options(class_weight: Any, sample_weight: Any, initial_epoch: Any, epochs: Any,
+                       validation_freq: Any, single: bool) -> None:
+    if class_weight is not None:
+        if not isinstance(class_weight, dict):
+            raise ValueError(f"`class_weight` must be a dict {{class index: weight}}, received "
+                             f"{type(class_weight).__name__}")
+        if sample_weight is not None:
+            raise ValueError("You cannot use `class_weight` and `sample_weight` at the same time.")
+        if not single:
+            raise ValueError("`class_weight` is only supported for models with a single output.")
+    for name, value, lowest in (("initial_epoch", initial_epoch, 0), ("epochs", epochs, 0),
+                                ("validation_freq", validation_freq, 1)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < lowest:
+            raise ValueError(f"`{name}` must be an integer >= {lowest}, received {name}={value!r}")
+
+
+def _validation_batches(validation_data: Any, batch_size: int | None) -> Any:
+    if is_data_source(validation_data) or is_batch_iterable(validation_data) and not (
+            isinstance(validation_data, tuple) and len(validation_data) in (2, 3)):
+        return validation_data
+    if isinstance(validation_data, (tuple, list)) and len(validation_data) in (2, 3):
+        x, y, *rest = validation_data
+        return batches_for(x, y, batch_size, shuffle=False, sample_weight=rest[0] if rest else None)
+    received = type(validation_data).__name__
+    if isinstance(validation_data, (tuple, list)):
+        received += f" of {len(validation_data)} items"
+    raise ValueError(f"validation_data must be a tuple (x_val, y_val) or (x_val, y_val, "
+                     f"sample_weight_val), or batches; received {received}")
+
+
+def _to_numpy(structure: Any) -> Any:
+    if isinstance(structure, dict):
+        return {key: value.data for key, value in structure.items()}
+    if isinstance(structure, (list, tuple)):
+        return [value.data for value in structure]
+    return structure.data
+
+
+def _flatten_logs(logs: dict[str, float], return_dict: bool) -> Any:
+    """Keras's return value: the dict, or the loss alone, or [loss, *metrics]."""
+    if return_dict:
+        return logs
+    values = list(logs.values())
+    return values[0] if len(values) == 1 else values
+
+
+__all__ = ["Trainer"]
