@@ -25,7 +25,7 @@ from tinyvid.data.adapters import batches_for, is_data_source, split_validation,
 from tinyvid.kernels import process
 from tinyvid.layers.base import Layer, unique_name
 from tinyvid.layers.core import InputLayer
-from tinyvid.training import losses, metrics, optimizers
+from tinyvid.training import checks, losses, metrics, optimizers
 from tinyvid.training.callbacks import CallbackList, Progbar
 from tinyvid.training.saving import load_weights, save_weights
 
@@ -258,6 +258,7 @@ class Sequential:
         `tinyvid.kernels.set_training_tuning(False)` beforehand keeps the process as it is.
         """
         self._check_compiled("fit")
+        epochs = checks.check_epochs(epochs)  # reliability: 2.5 and -1 refused
         if validation_split and validation_data is None:
             (x, y), validation_data = split_validation(x, y, validation_split)
         train_batch_size = batch_size
@@ -274,6 +275,7 @@ class Sequential:
         if validation_data is not None:
             val = validation_data if is_data_source(validation_data) else batches_for(
                 *_pair(validation_data), batch_size, shuffle=False)
+        checks.check_fit_arrays(train, val)  # reliability: NaN/inf in arrays, before any step
         verbose = 1 if verbose == "auto" else verbose
         first_tuning = process.training_tuning_enabled() and not process.is_tuned()
         applied = process.tune_for_training()
@@ -289,6 +291,7 @@ class Sequential:
             for step in range(len(train)):
                 callbacks.on_train_batch_begin(step)
                 x_batch, y_batch = unpack(train[step])
+                checks.check_source_batch(train, x_batch, y_batch, step)  # reliability:
                 logs = self.train_step(x_batch, y_batch)  # forward -> loss -> backward -> step
                 callbacks.on_train_batch_end(step, logs)
             if hasattr(train, "on_epoch_end"):
@@ -306,6 +309,7 @@ class Sequential:
         """One training step on one batch. Returns the loss (and metrics) on that batch, computed
         before the update: a number, or [loss, *metrics] when there are metrics."""
         self._check_compiled("train_on_batch")
+        checks.check_batch(x, y, "the batch", "train_on_batch")  # reliability: 0 samples, NaN
         self.reset_metrics()
         return _flatten(self.train_step(x, y), return_dict)
 
@@ -345,9 +349,11 @@ class Sequential:
         verbose = 1 if verbose == "auto" else verbose
         progbar = Progbar(len(batches), verbose) if verbose else None
         outputs = []
+        warned = False  # reliability: NaN inputs give NaN outputs; say so once per call
         with no_grad():
             for step in range(len(batches)):
                 x_batch, _ = unpack(batches[step], need_y=False)
+                warned = warned or checks.warn_if_non_finite(x_batch)  # reliability:
                 outputs.append(self(x_batch).data)
                 if progbar:
                     progbar.update(step + 1, finalize=step + 1 == len(batches))
