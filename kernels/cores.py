@@ -34,6 +34,8 @@ same. The parts never depend on the number of threads, only on `NUM_CORES`.
 """
 
 import contextlib
+import multiprocessing
+import multiprocessing.context
 import os
 import threading
 from collections.abc import Iterator
@@ -114,6 +116,20 @@ def _single_threaded_blas(blas: Any) -> Iterator[None]:
             if _blas_users == 0:
                 _blas_limiter.restore_original_limits()
                 _blas_limiter = None
+
+
+def process_context() -> multiprocessing.context.BaseContext:
+    """How tinyvid starts processes of its own (data-loading workers): "forkserver" where the
+    platform has it, else "spawn"; never a plain fork.
+
+    Forking copies only the thread that forks. If another thread is inside a multi-threaded BLAS
+    product at that moment (or holds BLAS's or malloc's locks), the child inherits locks nobody
+    will release, and OpenBLAS's fork handler waits for its threads: parent and child can hang
+    for good (plain NumPy does the same). A forkserver or spawned child starts from a fresh
+    interpreter instead. Use it as `process_context().Process(...)` or `.Pool(...)`.
+    """
+    methods = multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
 
 
 def _thread_pool():

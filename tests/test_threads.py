@@ -175,3 +175,20 @@ def test_item_13_overlapping_limits_restore_when_the_last_thread_leaves(monkeypa
     thread_b.join()
     assert seen["while_b_inside"] == [1] * len(before)  # still limited while B works
     assert _blas_threads() == before
+
+
+# --- issue 15, item 14: tinyvid's own processes never plain-fork ---------------------------------
+
+
+def test_item_14_tinyvid_processes_start_with_spawn_or_forkserver():
+    import pathlib
+
+    import tinyvid
+    from tinyvid.kernels import cores
+
+    assert cores.process_context().get_start_method() in ("spawn", "forkserver")
+    readme = (pathlib.Path(tinyvid.__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    assert "fork" in readme and "BLAS" in readme and "spawn" in readme
+    import tinyvid.data
+
+    assert "spawn" in tinyvid.data.__doc__ and "fork" in tinyvid.data.__doc__
