@@ -33,9 +33,14 @@ the same parts, one after the other, so a debugger steps through them and the nu
 same. The parts never depend on the number of threads, only on `NUM_CORES`.
 """
 
+import contextlib
+import multiprocessing
+import multiprocessing.context
 import os
 import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import numba
 
@@ -56,6 +61,9 @@ threads (im2col, col2im) are serial `nogil` loops and need no lock."""
 _pool = None
 _pool_pid = None
 _blas = None
+_blas_lock = threading.Lock()  # guards the three names below
+_blas_users = 0  # threads inside run_parts with BLAS limited to one thread
+_blas_limiter: Any = None  # threadpoolctl's record of the limits to restore, while users > 0
 
 
 def num_parts(flops, items):
@@ -80,10 +88,48 @@ def run_parts(work, parts, jit=True):
     blas = _blas_controller()
     if blas is None:  # a BLAS we cannot limit: let it use the cores, one part after the other
         return [work(p) for p in range(parts)]
-    with blas.limit(limits=1):
+    with _single_threaded_blas(blas):
         others = [_thread_pool().submit(work, p) for p in range(1, parts)]
         first = work(0)  # this thread takes part 0 instead of waiting idle
         return [first] + [future.result() for future in others]
+
+
+@contextlib.contextmanager
+def _single_threaded_blas(blas: Any) -> Iterator[None]:
+    """BLAS on one thread while any thread is inside, the user's setting back when the last leaves.
+
+    BLAS's thread count is one setting for the whole process, so nested `with blas.limit(...)`
+    blocks from several threads would restore in the wrong order: thread A saves 2 and sets 1,
+    B saves 1, A leaves (2), B leaves (1), and BLAS stays on one thread for good. Counting the
+    threads inside instead, the first one in saves the setting and the last one out restores it.
+    """
+    global _blas_users, _blas_limiter
+    with _blas_lock:
+        if _blas_users == 0:
+            _blas_limiter = blas.limit(limits=1)
+        _blas_users += 1
+    try:
+        yield
+    finally:
+        with _blas_lock:
+            _blas_users -= 1
+            if _blas_users == 0:
+                _blas_limiter.restore_original_limits()
+                _blas_limiter = None
+
+
+def process_context() -> multiprocessing.context.BaseContext:
+    """How tinyvid starts processes of its own (data-loading workers): "forkserver" where the
+    platform has it, else "spawn"; never a plain fork.
+
+    Forking copies only the thread that forks. If another thread is inside a multi-threaded BLAS
+    product at that moment (or holds BLAS's or malloc's locks), the child inherits locks nobody
+    will release, and OpenBLAS's fork handler waits for its threads: parent and child can hang
+    for good (plain NumPy does the same). A forkserver or spawned child starts from a fresh
+    interpreter instead. Use it as `process_context().Process(...)` or `.Pool(...)`.
+    """
+    methods = multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
 
 
 def _thread_pool():
@@ -100,10 +146,11 @@ def _thread_pool():
 def _blas_controller():
     """threadpoolctl's handle on the BLAS numpy loaded, or None if there is none it can set."""
     global _blas
-    if _blas is None:
-        try:
-            from threadpoolctl import ThreadpoolController
-        except ImportError:
-            return None
-        _blas = ThreadpoolController().select(user_api="blas")  # numpy is imported by now
+    with _blas_lock:
+        if _blas is None:
+            try:
+                from threadpoolctl import ThreadpoolController
+            except ImportError:
+                return None
+            _blas = ThreadpoolController().select(user_api="blas")  # numpy is imported by now
     return _blas if _blas.lib_controllers else None

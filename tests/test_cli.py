@@ -1,6 +1,7 @@
 """The `tinyvid` command: the demo end to end on a tiny setting, predict, and one-line errors."""
 
 import json
+import pathlib
 import subprocess
 import sys
 
@@ -70,3 +71,167 @@ def test_the_console_script_explains_every_option():
                             capture_output=True, text=True, check=True)
     for option in ("--frames", "--size", "--epochs", "--batch-size", "--out", "--learning-rate"):
         assert option in result.stdout
+
+
+# --- issue 15: arguments, the output folder, model.json, NaN losses (items 15-20) ---------------
+
+
+@pytest.fixture(scope="module")
+def tiny_tree(tmp_path_factory):
+    """Two classes of three 16x16 videos: enough for `tinyvid train` to run in a second."""
+    from tinyvid.datasets import make_moving_shapes
+
+    root = tmp_path_factory.mktemp("tree") / "shapes"
+    return make_moving_shapes(root, videos_per_class=3, num_frames=4, size=16,
+                              classes=("red_circle", "blue_square"))
+
+
+def train_args(root, out, *extra):
+    return ["train", str(root), "--out", str(out), "--frames", "2", "--size", "8", "--epochs", "1",
+            "--batch-size", "4", *extra]
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_tree, tmp_path_factory):
+    out = tmp_path_factory.mktemp("trained")
+    assert main(train_args(tiny_tree, out)) == 0
+    return out
+
+
+def test_item_15_the_cli_stops_when_the_loss_becomes_nan(tiny_tree, tmp_path, monkeypatch, capsys):
+    import numpy as np
+
+    from tinyvid import cli
+
+    def nan_model(num_classes, frame_size):
+        model = build(num_classes, frame_size)
+        model.layers[-1].weights[1].data[:] = np.nan
+        return model
+
+    build = cli.build_model
+    monkeypatch.setattr(cli, "build_model", nan_model)
+    assert main(train_args(tiny_tree, tmp_path / "out", "--epochs", "3")) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err == ("tinyvid train: error: the loss became nan at epoch 1, batch 1: training stopped "
+                   "and nothing was saved (try a lower --learning-rate)")
+    assert not (tmp_path / "out" / "model.weights.npz").exists()
+
+
+@pytest.mark.parametrize("option, value, message", [
+    ("--learning-rate", "inf", "--learning-rate must be a finite positive number, got inf"),
+    ("--learning-rate", "nan", "--learning-rate must be a finite positive number, got nan"),
+    ("--learning-rate", "-0.1", "--learning-rate must be a finite positive number, got -0.1"),
+    ("--size", "4", "--size must be at least 5"),
+    ("--seed", "-1", "--seed must be 0 or more, got -1"),
+    ("--batch-size", "0", "--batch-size must be positive, got 0"),
+])
+def test_item_16_every_argument_is_checked_before_any_work(tmp_path, capsys, option, value, message):
+    with pytest.raises(SystemExit) as exit_info:  # the root does not even exist: not looked at
+        main(["train", str(tmp_path / "nowhere"), "--out", str(tmp_path / "out"), option, value])
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_item_17_an_unwritable_out_is_found_before_training(tiny_tree, tmp_path, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    assert main(train_args(tiny_tree, blocker / "out")) == 2
+    captured = capsys.readouterr()
+    assert captured.err.strip() == (f"tinyvid train: error: {blocker / 'out'}: cannot be the output "
+                                    f"folder: {blocker} is a file")
+    assert "classes" not in captured.out  # the tree was never scanned
+
+
+def test_item_17_a_read_only_out_is_found_before_training(tiny_tree, tmp_path, capsys, monkeypatch):
+    import errno
+    import os
+
+    from tinyvid import cli
+
+    out = tmp_path / "read-only"
+    out.mkdir()
+
+    def read_only(path, *args, **kwargs):  # what EROFS or a folder without write permission gives
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
+
+    monkeypatch.setattr(cli.os, "open", read_only)
+    assert main(train_args(tiny_tree, out)) == 2
+    captured = capsys.readouterr()
+    assert captured.err.strip() == (f"tinyvid train: error: [Errno 30] {out}: cannot write the "
+                                    f"output folder (Read-only file system); choose another --out")
+    assert "classes" not in captured.out and list(out.iterdir()) == []
+
+
+@pytest.mark.parametrize("text, problem", [
+    ("{}", "missing 'classes', 'frame_size', 'num_frames'"),
+    ("{\"classes\": [\"a\"], ", "invalid JSON (Expecting property name enclosed in double quotes at line 1"),
+    ("[1, 2]", "expected an object"),
+    ('{"classes": [], "frame_size": 8, "num_frames": 2}', "'classes' must be a non-empty list"),
+    ('{"classes": ["a", "b"], "frame_size": 8.5, "num_frames": 2}', "'frame_size' must be an integer"),
+])
+def test_item_18_a_broken_model_json_is_one_line_naming_the_file(trained, tmp_path, capsys, text, problem):
+    import shutil
+
+    shutil.copy(trained / "model.weights.npz", tmp_path / "model.weights.npz")
+    (tmp_path / "model.json").write_text(text)
+    video = sorted(trained.parent.glob("tree*/shapes/red_circle/*.mp4"))[0]
+    assert main(["predict", str(tmp_path / "model.weights.npz"), str(video)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err
+    assert err.startswith(f"tinyvid predict: error: {tmp_path / 'model.json'}: not a model.json "
+                          f"written by `tinyvid train`: ")
+    assert problem in err
+
+
+def test_item_19_a_single_class_is_warned_about(tmp_path, capsys):
+    from tinyvid.datasets import make_moving_shapes
+
+    root = make_moving_shapes(tmp_path / "one", videos_per_class=3, num_frames=4, size=16,
+                              classes=("red_circle",))
+    assert main(train_args(root, tmp_path / "out")) == 0
+    err = capsys.readouterr().err
+    assert "tinyvid: warning: " in err and "only one class" in err
+
+
+def test_item_20_an_interrupt_before_model_json_leaves_the_previous_run_whole(tiny_tree, tmp_path,
+                                                                            monkeypatch, capsys):
+    from tinyvid import cli
+
+    out = tmp_path / "out"
+    assert main(train_args(tiny_tree, out)) == 0
+    names = ("model.weights.npz", "model.json", "history.json")
+    before = {name: (out / name).read_bytes() for name in names}
+    write_json = cli._write_json
+
+    def interrupted(path, data):
+        if path.name == "model.json":
+            raise KeyboardInterrupt
+        write_json(path, data)
+
+    monkeypatch.setattr(cli, "_write_json", interrupted)
+    assert main(train_args(tiny_tree, out, "--seed", "1")) == 130  # other weights
+    assert {name: (out / name).read_bytes() for name in names} == before
+    assert not (out / cli.STAGING_FOLDER).exists()
+
+
+def test_item_20_predict_refuses_new_weights_beside_an_old_model_json(tiny_tree, tmp_path,
+                                                                     monkeypatch, capsys):
+    from tinyvid import cli
+
+    out = tmp_path / "out"
+    assert main(train_args(tiny_tree, out)) == 0
+    replace = cli.os.replace
+
+    def stop_before_model_json(source, target):
+        if pathlib.Path(target) == out / "model.json":  # publishing: the weights are moved already
+            raise KeyboardInterrupt
+        replace(source, target)
+
+    monkeypatch.setattr(cli.os, "replace", stop_before_model_json)
+    assert main(train_args(tiny_tree, out, "--seed", "1")) == 130
+    monkeypatch.undo()
+    video = sorted(tiny_tree.glob("red_circle/*.mp4"))[0]
+    capsys.readouterr()
+    assert main(["predict", str(out / "model.weights.npz"), str(video)]) == 2
+    assert "these are not the weights" in capsys.readouterr().err

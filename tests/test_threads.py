@@ -38,3 +38,157 @@ def test_pooling_and_adam_from_two_threads_at_once():
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "both threads finished" in result.stdout
+
+
+# --- issue 15, item 12: the graph-recording switch is per thread ----------------------------------
+
+
+def _tiny_model():
+    from tinyvid.layers import Conv2D, Dense, Flatten
+    from tinyvid.models import Sequential
+
+    model = Sequential([Conv2D(4, 3, activation="relu", input_shape=(8, 8, 3)), Flatten(),
+                        Dense(3, activation="softmax")])
+    model.compile("adam", "categorical_crossentropy")
+    return model
+
+
+def _train(model, initial, x, y, steps):
+    model.set_weights(initial)
+    return [float(model.train_on_batch(x, y)) for _ in range(steps)]
+
+
+def test_item_12_training_while_other_threads_predict_matches_single_threaded():
+    import threading
+
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    x = rng.random((16, 8, 8, 3), dtype=np.float32)
+    y = np.eye(3, dtype=np.float32)[rng.integers(0, 3, 16)]
+    initial = _tiny_model().get_weights()
+    alone = _tiny_model()
+    losses_alone = _train(alone, initial, x, y, steps=20)
+
+    busy = _tiny_model()
+    predictors = [_tiny_model() for _ in range(3)]
+    done = threading.Event()
+    predictions = [0] * len(predictors)
+
+    def predict_until_done(i):
+        while not done.is_set():  # enters and leaves no_grad() over and over
+            predictors[i].predict(x, verbose=0)
+            predictions[i] += 1
+
+    threads = [threading.Thread(target=predict_until_done, args=(i,)) for i in range(3)]
+    for thread in threads:
+        thread.start()
+    try:
+        losses_busy = _train(busy, initial, x, y, steps=20)
+    finally:
+        done.set()
+        for thread in threads:
+            thread.join()
+    assert all(count > 0 for count in predictions)  # the threads did overlap the training
+    assert losses_busy == losses_alone
+    for a, b in zip(alone.get_weights(), busy.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+# --- issue 15, item 13: BLAS's thread count comes back after concurrent splits --------------------
+
+
+def _blas_threads():
+    from threadpoolctl import threadpool_info
+
+    return [info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"]
+
+
+def test_item_13_blas_threads_restored_after_four_threads_run_conv2d_forward_at_once(monkeypatch):
+    import threading
+
+    import numpy as np
+    import pytest
+
+    pytest.importorskip("threadpoolctl")
+    from tinyvid.kernels import conv2d_forward, cores
+
+    monkeypatch.setattr(cores, "NUM_CORES", 2)  # split even on a 1-core machine
+    monkeypatch.setattr(cores, "MIN_PART_FLOPS", 1)
+    before = _blas_threads()
+    rng = np.random.default_rng(0)
+    x = rng.random((8, 12, 12, 4), dtype=np.float32)
+    w = rng.random((3, 3, 4, 8), dtype=np.float32)
+    start = threading.Barrier(4)
+
+    def run():
+        start.wait()
+        for _ in range(20):
+            conv2d_forward(x, w)
+
+    threads = [threading.Thread(target=run) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert _blas_threads() == before
+
+
+def test_item_13_overlapping_limits_restore_when_the_last_thread_leaves(monkeypatch):
+    """The interleaving that broke it, made certain: A enters, B enters, A leaves, B leaves."""
+    import threading
+
+    import pytest
+
+    pytest.importorskip("threadpoolctl")
+    from tinyvid.kernels import cores
+
+    if cores._blas_controller() is None:
+        pytest.skip("no BLAS threadpoolctl can limit")
+    before = _blas_threads()
+    a_inside, b_inside, a_left = threading.Event(), threading.Event(), threading.Event()
+    seen = {}
+
+    def a(part):
+        if part == 0:
+            a_inside.set()
+            b_inside.wait(10)
+        return part
+
+    def b(part):
+        if part == 0:
+            b_inside.set()
+            a_left.wait(10)
+            seen["while_b_inside"] = _blas_threads()
+        return part
+
+    def run_a():
+        cores.run_parts(a, 2)
+        a_left.set()
+
+    thread_a = threading.Thread(target=run_a)
+    thread_a.start()
+    a_inside.wait(10)
+    thread_b = threading.Thread(target=cores.run_parts, args=(b, 2))
+    thread_b.start()
+    thread_a.join()
+    thread_b.join()
+    assert seen["while_b_inside"] == [1] * len(before)  # still limited while B works
+    assert _blas_threads() == before
+
+
+# --- issue 15, item 14: tinyvid's own processes never plain-fork ---------------------------------
+
+
+def test_item_14_tinyvid_processes_start_with_spawn_or_forkserver():
+    import pathlib
+
+    import tinyvid
+    from tinyvid.kernels import cores
+
+    assert cores.process_context().get_start_method() in ("spawn", "forkserver")
+    readme = (pathlib.Path(tinyvid.__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    assert "fork" in readme and "BLAS" in readme and "spawn" in readme
+    import tinyvid.data
+
+    assert "spawn" in tinyvid.data.__doc__ and "fork" in tinyvid.data.__doc__

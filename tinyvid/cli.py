@@ -7,20 +7,37 @@
 Every run writes into --out: the weights (model.weights.npz), what is needed to rebuild the
 model for `predict` (model.json: classes, frame size, frames per video), the history
 (history.json) and, with matplotlib installed, a plot of loss and accuracy (history.png).
-Bad paths and unreadable videos end with one clear line on stderr and exit status 2.
+They are written as a unit: first into out/.tinyvid-run.tmp/, then moved into --out with
+model.json last, which records the SHA-256 of the weights it belongs with, so `predict` refuses
+weights from one run beside the model.json of another (an interrupted run).
+
+Every argument is checked before any work (and --out is probed for writing before the tree is
+scanned); bad paths, unreadable videos and a loss that becomes NaN end with one clear line on
+stderr and exit status 2.
 """
 
 import argparse
 import gc
+import hashlib
 import json
+import math
 import os
 import pathlib
+import shutil
 import sys
 import time
+import warnings
+from typing import Any
 
 import numpy as np
 
+from tinyvid.training.callbacks import Callback
+from tinyvid.training.files import atomic_write
+
 DEMO_EPOCHS = 5
+WEIGHTS_FILE = "model.weights.npz"
+STAGING_FOLDER = ".tinyvid-run.tmp"  # inside --out: the run's files before they are published
+MIN_SIZE = 5  # the model's two 3x3 convolutions leave SIZE - 4 pixels a side
 
 
 def build_model(num_classes, frame_size):
@@ -42,12 +59,18 @@ def build_model(num_classes, frame_size):
 
 def train_on_folder(root, out, frames=8, size=64, epochs=10, batch_size=32, learning_rate=0.001,
                     seed=0, verbose=1):
-    """Train the document's model on a class-per-folder video tree; save and report the results."""
+    """Train the document's model on a class-per-folder video tree; save and report the results.
+
+    Raises:
+        OSError: when `out` cannot be written (found before any video is read).
+        ValueError: when the loss becomes NaN or inf (nothing is saved then).
+    """
     from tinyvid.datasets import FrameBatches, VideoFolder, evaluate_videos
     from tinyvid.optimizers import Adam
     from tinyvid.utils import set_random_seed
 
     out = pathlib.Path(out)
+    check_writable_folder(out)
     out.mkdir(parents=True, exist_ok=True)
     set_random_seed(seed)
     common = {"num_frames": frames, "size": (size, size), "seed": seed, "cache_dir": out / "frame-cache"}
@@ -64,7 +87,7 @@ def train_on_folder(root, out, frames=8, size=64, epochs=10, batch_size=32, lear
     started = time.perf_counter()
     history = model.fit(
         FrameBatches(train, batch_size=batch_size, shuffle=True, seed=seed),
-        epochs=epochs, verbose=verbose,
+        epochs=epochs, verbose=verbose, callbacks=[StopOnNonFiniteLoss()],
         validation_data=FrameBatches(validation, batch_size=batch_size, shuffle=False),
     )
     seconds = time.perf_counter() - started
@@ -74,14 +97,90 @@ def train_on_folder(root, out, frames=8, size=64, epochs=10, batch_size=32, lear
           f"{scores['video_accuracy']:.3f} per video (frame predictions averaged over each video); "
           f"trained in {seconds:.0f} s")
 
-    model.save_weights(out / "model.weights.npz")
-    _write_json(out / "model.json", {"classes": list(train.classes), "frame_size": size,
-                                     "num_frames": frames})
-    _write_json(out / "history.json", {"history": history.history, "seconds": seconds, **scores})
-    plotted = _plot_history(history.history, out / "history.png")
-    print(f"saved {out / 'model.weights.npz'}, {out / 'model.json'}, {out / 'history.json'}"
+    meta = {"classes": list(train.classes), "frame_size": size, "num_frames": frames}
+    plotted = save_run(out, model, meta, {"history": history.history, "seconds": seconds, **scores},
+                       history.history)
+    print(f"saved {out / WEIGHTS_FILE}, {out / 'model.json'}, {out / 'history.json'}"
           + (f", {plotted}" if plotted else " (pip install 'tinyvid[plot]' for history.png)"))
     return history, scores
+
+
+class StopOnNonFiniteLoss(Callback):
+    """Stop `fit` at the first batch whose loss is NaN or inf, with one clear error.
+
+    Like Keras's TerminateOnNaN, but it raises (a ValueError) instead of finishing quietly,
+    so the command saves nothing and exits with status 2: NaN weights are worth nothing.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.epoch = 0
+
+    def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(loss):
+            raise ValueError(f"the loss became {loss} at epoch {self.epoch + 1}, batch {batch + 1}: "
+                             f"training stopped and nothing was saved (try a lower "
+                             f"--learning-rate)")
+
+
+# --- the output folder, written as a unit -----------------------------------------------------
+
+
+def save_run(out, model, meta, report, history):
+    """Write the run's files into out/.tinyvid-run.tmp/, then move them into `out`.
+
+    model.json goes last and records the SHA-256 of the weights it belongs with: a reader
+    that finds new weights beside an older model.json (a run stopped while moving the files)
+    is told so by `predict` instead of mixing the two. Returns the plot's path, or None.
+    """
+    out = pathlib.Path(out)
+    staging = out / STAGING_FOLDER
+    shutil.rmtree(staging, ignore_errors=True)  # left by a run that was killed here
+    staging.mkdir()
+    try:
+        model.save_weights(staging / WEIGHTS_FILE)
+        _write_json(staging / "history.json", report)
+        plotted = _plot_history(history, staging / "history.png")
+        _write_json(staging / "model.json", {**meta, "weights": WEIGHTS_FILE,
+                                             "weights_sha256": _sha256(staging / WEIGHTS_FILE)})
+        if plotted is None:
+            (out / "history.png").unlink(missing_ok=True)  # an old run's plot: not this run's
+        for name in ("history.png", "history.json", WEIGHTS_FILE, "model.json"):
+            if (staging / name).exists():
+                os.replace(staging / name, out / name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return None if plotted is None else out / "history.png"
+
+
+def check_writable_folder(folder):
+    """Raise an OSError naming `folder` unless files can be created in it (or, when it does not
+    exist yet, in the nearest folder above it that does): found before any work, not after."""
+    folder = pathlib.Path(folder)
+    existing = folder
+    while not existing.exists() and existing.parent != existing:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise NotADirectoryError(f"{folder}: cannot be the output folder: {existing} is a file")
+    probe = existing / f".tinyvid-write-probe-{os.getpid()}"
+    try:
+        os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        os.remove(probe)
+    except OSError as error:
+        raise OSError(error.errno, f"{folder}: cannot write the output folder "
+                                   f"({error.strerror or error}); choose another --out") from error
+
+
+def _sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def predict_videos(weights, videos, top=3):
@@ -89,12 +188,20 @@ def predict_videos(weights, videos, top=3):
     from tinyvid.data.video import read_video
 
     weights = pathlib.Path(weights)
+    if not weights.is_file():
+        raise FileNotFoundError(f"{weights}: no such weights file")
+    for video in videos:
+        if not pathlib.Path(video).is_file():
+            raise FileNotFoundError(f"{video}: no such video file")
     meta_path = weights.with_name(weights.name.replace(".weights.npz", "") + ".json")
     if not meta_path.exists():
         meta_path = weights.parent / "model.json"
     if not meta_path.exists():
         raise FileNotFoundError(f"{weights}: no model.json beside it (written by `tinyvid train`)")
-    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    meta = read_model_json(meta_path)
+    if meta.get("weights") == weights.name and meta.get("weights_sha256") != _sha256(weights):
+        raise ValueError(f"{weights}: these are not the weights {meta_path} was written with (a run "
+                         f"stopped while saving?); train again, or keep each run in its own --out")
     classes, size = meta["classes"], meta["frame_size"]
     model = build_model(len(classes), size)
     model.load_weights(weights)
@@ -106,14 +213,48 @@ def predict_videos(weights, videos, top=3):
         print(f"{video}: {ranked}")
 
 
+def read_model_json(path):
+    """The dict in a model.json written by `tinyvid train`, or a one-line ValueError naming it."""
+    path = pathlib.Path(path)
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as error:
+        raise ValueError(f"{path}: not a model.json written by `tinyvid train`: not UTF-8 text "
+                         f"({error.reason} at byte {error.start})") from error
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path}: not a model.json written by `tinyvid train`: invalid JSON "
+                         f"({error.msg} at line {error.lineno} column {error.colno})") from error
+    problem = _model_json_problem(meta)
+    if problem:
+        raise ValueError(f"{path}: not a model.json written by `tinyvid train`: {problem}")
+    return meta
+
+
+def _model_json_problem(meta):
+    """What is wrong with a parsed model.json, or None."""
+    if not isinstance(meta, dict):
+        return f"expected an object with classes, frame_size and num_frames, found {type(meta).__name__}"
+    missing = [key for key in ("classes", "frame_size", "num_frames") if key not in meta]
+    if missing:
+        return (f"missing {', '.join(repr(key) for key in missing)} (expected the keys classes, "
+                f"frame_size and num_frames)")
+    classes = meta["classes"]
+    if not isinstance(classes, list) or not classes or not all(isinstance(c, str) for c in classes):
+        return f"'classes' must be a non-empty list of class names, found {classes!r}"
+    for key, least in (("frame_size", MIN_SIZE), ("num_frames", 1)):
+        value = meta[key]
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            return f"'{key}' must be an integer >= {least}, found {value!r}"
+    return None
+
+
 # --- helpers ---------------------------------------------------------------------------------
 
 
 def _write_json(path, data):
     """Write JSON atomically: a temporary file renamed over the old one."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=float), encoding="utf-8")
-    os.replace(tmp, path)
+    text = json.dumps(data, indent=2, default=float).encode("utf-8")
+    atomic_write(path, lambda file: file.write(text))
 
 
 def _plot_history(history, path):
@@ -136,10 +277,10 @@ def _plot_history(history, path):
         axis.set_title(key)
         axis.legend()
     fig.tight_layout()
-    tmp = path.with_name("tmp-" + path.name)
-    fig.savefig(tmp, dpi=100)
-    plt.close(fig)
-    os.replace(tmp, path)
+    try:
+        atomic_write(path, lambda file: fig.savefig(file, format="png", dpi=100))
+    finally:
+        plt.close(fig)
     return path
 
 
@@ -179,10 +320,29 @@ def _parser():
     return parser
 
 
-def _positive(parser, **values):
-    for name, value in values.items():
+def _check_arguments(parser, args):
+    """Refuse a bad value of any argument before any work: `parser.error` (exit status 2)."""
+    positive = {"demo": ("epochs", "videos_per_class"),
+                "train": ("frames", "size", "epochs", "batch_size"),
+                "predict": ("top",)}[args.command]
+    for name in positive:
+        value = getattr(args, name)
         if value is not None and value <= 0:
             parser.error(f"--{name.replace('_', '-')} must be positive, got {value}")
+    if args.command == "train":
+        rate = args.learning_rate
+        if not math.isfinite(rate) or rate <= 0:
+            parser.error(f"--learning-rate must be a finite positive number, got {rate}")
+        if args.size < MIN_SIZE:
+            parser.error(f"--size must be at least {MIN_SIZE} (the model's two 3x3 convolutions "
+                         f"take 4 pixels off each side length), got {args.size}")
+    if getattr(args, "seed", 0) < 0:
+        parser.error(f"--seed must be 0 or more, got {args.seed}")
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    """Warnings as one line each, as the command's errors are (not Python's source excerpt)."""
+    print(f"tinyvid: warning: {message}", file=sys.stderr)
 
 
 def _settle_memory():
@@ -200,37 +360,42 @@ def _settle_memory():
 def main(argv=None):
     parser = _parser()
     args = parser.parse_args(argv)
+    _check_arguments(parser, args)  # every value, before anything is read or written
     if argv is None:  # run as the `tinyvid` command, not called from someone's Python session
         _settle_memory()
+    with warnings.catch_warnings():  # restores showwarning when main returns
+        warnings.showwarning = _show_warning
+        try:
+            return _run(args)
+        except (OSError, ValueError) as error:  # bad paths, unreadable videos, NaN loss, ...
+            print(f"tinyvid {args.command}: error: {error}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            print(f"tinyvid {args.command}: interrupted", file=sys.stderr)
+            return 130
+
+
+def _run(args):
+    """The command itself, once its arguments are known to be good; returns the exit status."""
+    if args.command == "train" and not pathlib.Path(args.root).is_dir():
+        raise FileNotFoundError(f"{args.root}: no such folder")
     if args.command in ("demo", "train"):
+        check_writable_folder(args.out)  # before the tree is scanned or a video is made
         from tinyvid.kernels import tune_for_training
 
         tune_for_training()  # numba's threading layer and malloc's reuse: kernels/process.py
-    try:
-        if args.command == "demo":
-            from tinyvid.datasets import make_moving_shapes
+    if args.command == "demo":
+        from tinyvid.datasets import make_moving_shapes
 
-            _positive(parser, epochs=args.epochs, videos_per_class=args.videos_per_class)
-            out = pathlib.Path(args.out)
-            extra = {} if args.videos_per_class is None else {"videos_per_class": args.videos_per_class}
-            root = make_moving_shapes(out / "moving-shapes", seed=args.seed, **extra)
-            train_on_folder(root, out, epochs=args.epochs, seed=args.seed)
-        elif args.command == "train":
-            _positive(parser, frames=args.frames, size=args.size, epochs=args.epochs,
-                      batch_size=args.batch_size, learning_rate=args.learning_rate)
-            if not pathlib.Path(args.root).is_dir():
-                raise FileNotFoundError(f"{args.root}: no such folder")
-            train_on_folder(args.root, args.out, frames=args.frames, size=args.size, epochs=args.epochs,
-                            batch_size=args.batch_size, learning_rate=args.learning_rate, seed=args.seed)
-        elif args.command == "predict":
-            _positive(parser, top=args.top)
-            predict_videos(args.weights, args.videos, top=args.top)
-    except (OSError, ValueError) as error:  # bad paths, unreadable videos, mismatched weights
-        print(f"tinyvid {args.command}: error: {error}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"tinyvid {args.command}: interrupted", file=sys.stderr)
-        return 130
+        out = pathlib.Path(args.out)
+        extra = {} if args.videos_per_class is None else {"videos_per_class": args.videos_per_class}
+        root = make_moving_shapes(out / "moving-shapes", seed=args.seed, **extra)
+        train_on_folder(root, out, epochs=args.epochs, seed=args.seed)
+    elif args.command == "train":
+        train_on_folder(args.root, args.out, frames=args.frames, size=args.size, epochs=args.epochs,
+                        batch_size=args.batch_size, learning_rate=args.learning_rate, seed=args.seed)
+    elif args.command == "predict":
+        predict_videos(args.weights, args.videos, top=args.top)
     return 0
 
 

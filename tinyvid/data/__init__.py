@@ -5,6 +5,10 @@
     batches.py         FrameBatches, evaluate_videos: frames -> batches for fit, and back
     adapters.py        arrays and PyDataset sources -> the batches `fit` walks
     moving_shapes.py   the built-in dataset, written as real video files
+
+Reading runs in the calling process. Worker processes for it must start with "spawn" or
+"forkserver" (`tinyvid.kernels.cores.process_context()`), never a plain fork: forking while
+another thread is inside a multi-threaded BLAS call can hang parent and child (OpenBLAS).
 """
 
 from tinyvid.data.batches import FrameBatches, evaluate_videos

@@ -2,6 +2,10 @@
 
     FrameBatches(folder)               batches of single frames for `fit`, x float32 in [0, 1]
     evaluate_videos(predict, folder)   frame- and video-level accuracy
+
+Batches are read in the calling thread. Reading them in worker processes needs the "spawn" or
+"forkserver" start method (`tinyvid.kernels.cores.process_context()`): a plain fork while
+another thread is inside a multi-threaded BLAS call can hang parent and child.
 """
 
 import collections

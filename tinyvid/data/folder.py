@@ -14,12 +14,14 @@ import logging
 import os
 import pathlib
 import tempfile
+import warnings
 import zipfile
 import zlib
 
 import numpy as np
 
 from tinyvid.data.video import _check_num_frames, _check_size, read_video, video_info
+from tinyvid.training.checks import warn_if_single_class
 
 log = logging.getLogger(__name__)
 
@@ -81,11 +83,10 @@ class VideoFolder:
 
         self.classes = _class_folders(self.root)
         listed = []  # (path, label) of this split's videos, by class then name
+        every_video = {}  # reliability: each class's videos in all splits, see _drop_empty_classes
         for label, name in enumerate(self.classes):
             videos = _list_videos(self.root / name)
-            if not videos:
-                log.warning("%s: class folder with no videos (extensions %s)",
-                            self.root / name, " ".join(VIDEO_EXTENSIONS))
+            every_video[name] = videos
             for i in _split_indices(len(videos), name, split, validation_fraction, seed):
                 listed.append((videos[i], label))
         if not listed:
@@ -111,6 +112,8 @@ class VideoFolder:
                         len(self.skipped), len(listed))
         if not self.videos:
             raise ValueError(f"{self.root}: none of its {len(listed)} videos could be read")
+        self._drop_empty_classes(every_video)  # reliability: a class no video of which reads
+        warn_if_single_class(len(self.classes), str(self.root))  # reliability:
 
     def __len__(self):
         return len(self.videos)
@@ -161,6 +164,38 @@ class VideoFolder:
             if self.videos[i] not in (path for path, _ in self.skipped):
                 self._failed(self.videos[i], error)
             return None, int(self.labels[i])
+
+    def _drop_empty_classes(self, every_video):
+        """Leave out (with a warning) each class of which no video reads, in any split.
+
+        A model cannot learn a class it has no example of; kept, it would be an output that is
+        never trained but can still be predicted. Dropped rather than an error, so one broken
+        folder does not stop a whole training run; and decided from the class's videos in every
+        split (probing the other splits' only for a class with none here), so the train and
+        validation folders of one root always have the same classes and labels. Videos that
+        demux but fail to decode are found only when read, after this.
+        """
+        present = set(self.labels.tolist())
+        kept = [name for label, name in enumerate(self.classes)
+                if label in present or any(self._readable(path) for path in every_video[name])]
+        if len(kept) == len(self.classes):
+            return
+        dropped = [name for name in self.classes if name not in kept]
+        warnings.warn(f"{self.root}: left out the class(es) {', '.join(map(repr, dropped))}: none of "
+                      f"their videos could be read (or the folder has none), and a model cannot "
+                      f"learn a class it has no example of", UserWarning, stacklevel=3)
+        new_label = {self.classes.index(name): i for i, name in enumerate(kept)}
+        self.labels = np.array([new_label[int(label)] for label in self.labels], dtype=np.int64)
+        self.classes = kept
+
+    def _readable(self, path):
+        if self._is_cached(path):
+            return True
+        try:
+            video_info(path)
+        except (OSError, ValueError):
+            return False
+        return True
 
     # --- the frame cache --------------------------------------------------------------------
 

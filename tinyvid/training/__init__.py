@@ -5,6 +5,8 @@
     metrics.py       accuracy and the other reported numbers
     callbacks.py     History, the progress bar, EarlyStopping, ModelCheckpoint
     saving.py        weights to and from .npz files, atomically
+    files.py         atomic_write: any file written whole or not at all
+    checks.py        fit's checks on its arguments and data (epochs, NaN/inf, empty batches)
     rng.py           the one seeded generator behind initialisers, shuffling and dropout
 
 This package imports nothing by itself, so layers can use rng.py without loading the rest.

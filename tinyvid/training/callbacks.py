@@ -19,6 +19,8 @@ import sys
 import time
 import warnings
 
+from tinyvid.training.checks import format_log_path
+
 __all__ = [
     "Callback", "CallbackList", "History", "Progbar", "ProgbarLogger", "EarlyStopping",
     "ModelCheckpoint",
@@ -286,7 +288,7 @@ class ModelCheckpoint(Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
-        path = self.filepath.format(epoch=epoch + 1, **logs)
+        path = format_log_path(self.filepath, epoch + 1, logs, "ModelCheckpoint")  # reliability:
         if self.save_best_only:
             current = logs.get(self.monitor)
             if current is None:

@@ -26,7 +26,7 @@ from tinyvid.data.adapters import (
     unpack,
 )
 from tinyvid.kernels import process
-from tinyvid.training import optimizers
+from tinyvid.training import checks, optimizers
 from tinyvid.training.callbacks import CallbackList, Progbar
 from tinyvid.training.compile_utils import CompiledObjectives, per_output
 from tinyvid.training.summary import print_summary
@@ -277,6 +277,7 @@ class Trainer:
         `tinyvid.kernels.set_training_tuning(False)` beforehand keeps the process as it is.
         """
         self._check_compiled("fit")
+        epochs = checks.check_epochs(epochs)  # 2.5 and -1 refused, with a clear message
         _check_fit_options(class_weight, sample_weight, initial_epoch, epochs, validation_freq,
                            self._output_is_single())
         if validation_split and validation_data is None:
@@ -296,6 +297,7 @@ class Trainer:
             raise ValueError("fit: the training data has no batches")
         val = None if validation_data is None else EpochIterator(
             _validation_batches(validation_data, batch_size), validation_steps)
+        checks.check_fit_arrays(train.data, None if val is None else val.data)  # NaN, inf
         verbose = 1 if verbose == "auto" else verbose
         first_tuning = process.training_tuning_enabled() and not process.is_tuned()
         applied = process.tune_for_training()
@@ -312,6 +314,7 @@ class Trainer:
             for step, batch in train.epoch():
                 hooks.on_train_batch_begin(step)
                 x_batch, y_batch, w_batch = unpack(batch)
+                checks.check_source_batch(train.data, x_batch, y_batch, step)  # NaN, inf, empty
                 if class_weight is not None:
                     w_batch = class_weights_for(y_batch, class_weight)
                 logs = self.train_step(x_batch, y_batch, w_batch)  # forward, loss, backward, step
@@ -332,6 +335,8 @@ class Trainer:
         """One training step on one batch. Returns the loss (and metrics) on that batch, computed
         before the update: a number, or [loss, *metrics] when there are metrics."""
         self._check_compiled("train_on_batch")
+        if checks.is_single_array(x) and checks.is_single_array(y):
+            checks.check_batch(x, y, "the batch", "train_on_batch")  # 0 samples, NaN, inf
         if class_weight is not None:
             sample_weight = class_weights_for(y, class_weight)
         self.reset_metrics()
@@ -387,8 +392,10 @@ class Trainer:
         verbose = 1 if verbose == "auto" else verbose
         progbar = Progbar(batches.steps, verbose) if verbose else None
         outputs = []
+        warned = False  # NaN inputs give NaN outputs: say so once per call
         for step, batch in batches.epoch():
             x_batch, _, _ = unpack(batch, need_y=False)
+            warned = warned or checks.warn_if_non_finite(x_batch)
             outputs.append(self.predict_step(x_batch))
             if progbar:
                 progbar.update(step + 1, finalize=batches.steps is not None
