@@ -41,8 +41,12 @@ def build_model(num_classes, frame_size):
 
 
 def train_on_folder(root, out, frames=8, size=64, epochs=10, batch_size=32, learning_rate=0.001,
-                    seed=0, verbose=1):
-    """Train the document's model on a class-per-folder video tree; save and report the results."""
+                    seed=0, verbose=1, workers=1, cache_max_bytes=None):
+    """Train the document's model on a class-per-folder video tree; save and report the results.
+
+    workers: processes decoding the videos of the next batches while the model trains (0: the
+    training loop decodes each video itself); cache_max_bytes bounds the frame cache in --out.
+    """
     from tinyvid.datasets import FrameBatches, VideoFolder, evaluate_videos
     from tinyvid.optimizers import Adam
     from tinyvid.utils import set_random_seed
@@ -50,7 +54,9 @@ def train_on_folder(root, out, frames=8, size=64, epochs=10, batch_size=32, lear
     out = pathlib.Path(out)
     out.mkdir(parents=True, exist_ok=True)
     set_random_seed(seed)
-    common = {"num_frames": frames, "size": (size, size), "seed": seed, "cache_dir": out / "frame-cache"}
+    common = {"num_frames": frames, "size": (size, size), "seed": seed,
+              "cache_dir": out / "frame-cache", "cache_max_bytes": cache_max_bytes}
+    ahead = {"workers": workers, "use_multiprocessing": workers > 0}  # Keras's PyDataset arguments
     train = VideoFolder(root, split="train", **common)
     validation = VideoFolder(root, split="validation", **common)
     print(f"{len(train.classes)} classes, {len(train)} training and {len(validation)} validation "
@@ -63,9 +69,9 @@ def train_on_folder(root, out, frames=8, size=64, epochs=10, batch_size=32, lear
         model.summary()
     started = time.perf_counter()
     history = model.fit(
-        FrameBatches(train, batch_size=batch_size, shuffle=True, seed=seed),
+        FrameBatches(train, batch_size=batch_size, shuffle=True, seed=seed, **ahead),
         epochs=epochs, verbose=verbose,
-        validation_data=FrameBatches(validation, batch_size=batch_size, shuffle=False),
+        validation_data=FrameBatches(validation, batch_size=batch_size, shuffle=False, **ahead),
     )
     seconds = time.perf_counter() - started
 
@@ -171,12 +177,23 @@ def _parser():
     train.add_argument("--learning-rate", type=float, default=0.001, help="Adam's learning rate (default: %(default)s)")
     train.add_argument("--seed", type=int, default=0, help="seed for the split, weights and shuffling (default: %(default)s)")
     train.add_argument("--out", default="tinyvid-out", help="folder for weights, history and plot (default: %(default)s)")
+    train.add_argument("--workers", type=int, default=1, help="processes decoding videos ahead of training; 0 decodes in the training loop (default: %(default)s)")
+    train.add_argument("--cache-max-bytes", type=_byte_count, default=None, help="bound on the frame cache in --out, e.g. 500M or 2G (default: no bound)")
 
     predict = commands.add_parser("predict", help="print the top classes of videos with trained weights")
     predict.add_argument("weights", help="a model.weights.npz written by `tinyvid train` or `tinyvid demo`")
     predict.add_argument("videos", nargs="+", help="video files")
     predict.add_argument("--top", type=int, default=3, help="how many classes to print (default: %(default)s)")
     return parser
+
+
+def _byte_count(text):
+    """'2G', '500M', '64K' or a number of bytes -> int (argparse reports a ValueError)."""
+    scale = {"K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}.get(text[-1:].upper(), 1)
+    number = int(float(text[:-1] if scale > 1 else text) * scale)
+    if number < 0:
+        raise ValueError(text)
+    return number
 
 
 def _positive(parser, **values):
@@ -220,8 +237,11 @@ def main(argv=None):
                       batch_size=args.batch_size, learning_rate=args.learning_rate)
             if not pathlib.Path(args.root).is_dir():
                 raise FileNotFoundError(f"{args.root}: no such folder")
+            if args.workers < 0:
+                parser.error(f"--workers must be 0 or more, got {args.workers}")
             train_on_folder(args.root, args.out, frames=args.frames, size=args.size, epochs=args.epochs,
-                            batch_size=args.batch_size, learning_rate=args.learning_rate, seed=args.seed)
+                            batch_size=args.batch_size, learning_rate=args.learning_rate, seed=args.seed,
+                            workers=args.workers, cache_max_bytes=args.cache_max_bytes)
         elif args.command == "predict":
             _positive(parser, top=args.top)
             predict_videos(args.weights, args.videos, top=args.top)
