@@ -15,6 +15,10 @@ over five full runs, 595-655 MB for 180 videos against 643-655 MB for 540, a rat
 that is this settling, not growth with the dataset; glibc's settings: 584-591 MB, 1.00-1.01. The peak is Linux's VmHWM (/proc/self/status), which a new program starts
 afresh; getrusage's ru_maxrss, the fallback elsewhere, can carry the parent's peak over a fork.
 
+The second table is the training step alone at larger frames: peak RSS of a fresh process that
+builds the document's model for 64x64 and 128x128 frames, batch 64, and runs a few steps on
+random data, in tinyvid and in PyTorch (channels-first, Adam), each in its own process.
+
 Run it:  python -m benchmarks.bench_memory [--quick]      (or python -m benchmarks)
 """
 
@@ -89,6 +93,71 @@ def epoch_peak(root, frames, size, batch_size, keep_freed_memory=True):
     return json.loads(out.strip().splitlines()[-1])
 
 
+STEP = r"""
+import json, sys
+library, frame, batch, steps = json.loads(sys.argv[1])
+
+def rss_kb(field):
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith(field + ":"))
+
+import numpy as np
+rng = np.random.default_rng(0)
+if library == "tinyvid":
+    from tinyvid.cli import build_model
+    x = rng.random((batch, frame, frame, 3), dtype=np.float32)
+    y = np.eye(10, dtype=np.float32)[rng.integers(0, 10, batch)]
+    model = build_model(10, frame)
+    model.compile(optimizer="adam", loss="categorical_crossentropy")
+    before = rss_kb("VmRSS")
+    model.fit(x, y, batch_size=batch, epochs=steps, verbose=0)
+else:
+    import torch
+    nn = torch.nn
+    model = nn.Sequential(nn.Conv2d(3, 32, 3), nn.ReLU(), nn.Conv2d(32, 64, 3), nn.ReLU(),
+                          nn.Flatten(), nn.Linear(64 * (frame - 4) ** 2, 64), nn.ReLU(),
+                          nn.Linear(64, 10))
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.001, eps=1e-7)
+    x = torch.from_numpy(rng.random((batch, 3, frame, frame), dtype=np.float32))
+    y = torch.from_numpy(rng.integers(0, 10, batch))
+    before = rss_kb("VmRSS")
+    for _ in range(steps):
+        optimizer.zero_grad()
+        nn.functional.cross_entropy(model(x), y).backward()
+        optimizer.step()
+print(json.dumps({"before_kb": before, "peak_kb": rss_kb("VmHWM")}))
+"""
+
+
+def step_peak(library, frame, batch, steps=3):
+    """Peak RSS (kB) of a fresh process training the document's model for a few steps."""
+    args = json.dumps([library, frame, batch, steps])
+    out = subprocess.run([sys.executable, "-c", STEP, args], check=True, capture_output=True,
+                         text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def run_steps(quick=False):
+    """Rows of the step's peak RSS, tinyvid beside PyTorch, at 64x64 and 128x128, batch 64."""
+    from benchmarks.common import torch_installed
+
+    rows = []
+    for frame in ((32,) if quick else (64, 128)):
+        batch = 8 if quick else 64
+        ours = step_peak("tinyvid", frame, batch)
+        theirs = step_peak("torch", frame, batch) if torch_installed() else None
+        rows.append({"name": f"{frame}x{frame}, batch {batch}",
+                     "tinyvid_mb": ours["peak_kb"] / 1024,
+                     "torch_mb": None if theirs is None else theirs["peak_kb"] / 1024,
+                     "ratio": None if theirs is None else ours["peak_kb"] / theirs["peak_kb"]})
+    return rows
+
+
+STEP_COLUMNS = [("name", "training step", "{}"), ("tinyvid_mb", "tinyvid peak RSS MB", "{:.0f}"),
+                ("torch_mb", "PyTorch peak RSS MB", "{:.0f}"),
+                ("ratio", "tinyvid / PyTorch", "{:.2f}")]
+
+
 def run(quick=False):
     """Rows per malloc setting and dataset size; each larger size with the ratio of the peaks."""
     setting = QUICK if quick else FULL
@@ -123,3 +192,7 @@ COLUMNS = [("name", "dataset", "{}"), ("videos", "videos", "{}"), ("frames", "fr
 
 if __name__ == "__main__":
     standalone_main(sys.modules[__name__])
+    from benchmarks.common import format_table
+
+    print()
+    print(format_table(run_steps(quick="--quick" in sys.argv), STEP_COLUMNS))

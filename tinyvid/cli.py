@@ -58,8 +58,11 @@ def build_model(num_classes, frame_size):
 
 
 def train_on_folder(root, out, frames=8, size=64, epochs=10, batch_size=32, learning_rate=0.001,
-                    seed=0, verbose=1):
+                    seed=0, verbose=1, workers=1, cache_max_bytes=None):
     """Train the document's model on a class-per-folder video tree; save and report the results.
+
+    workers: processes decoding the videos of the next batches while the model trains (0: the
+    training loop decodes each video itself); cache_max_bytes bounds the frame cache in --out.
 
     Raises:
         OSError: when `out` cannot be written (found before any video is read).
@@ -73,7 +76,9 @@ def train_on_folder(root, out, frames=8, size=64, epochs=10, batch_size=32, lear
     check_writable_folder(out)
     out.mkdir(parents=True, exist_ok=True)
     set_random_seed(seed)
-    common = {"num_frames": frames, "size": (size, size), "seed": seed, "cache_dir": out / "frame-cache"}
+    common = {"num_frames": frames, "size": (size, size), "seed": seed,
+              "cache_dir": out / "frame-cache", "cache_max_bytes": cache_max_bytes}
+    ahead = {"workers": workers, "use_multiprocessing": workers > 0}  # Keras's PyDataset arguments
     train = VideoFolder(root, split="train", **common)
     validation = VideoFolder(root, split="validation", **common)
     print(f"{len(train.classes)} classes, {len(train)} training and {len(validation)} validation "
@@ -86,9 +91,9 @@ def train_on_folder(root, out, frames=8, size=64, epochs=10, batch_size=32, lear
         model.summary()
     started = time.perf_counter()
     history = model.fit(
-        FrameBatches(train, batch_size=batch_size, shuffle=True, seed=seed),
+        FrameBatches(train, batch_size=batch_size, shuffle=True, seed=seed, **ahead),
         epochs=epochs, verbose=verbose, callbacks=[StopOnNonFiniteLoss()],
-        validation_data=FrameBatches(validation, batch_size=batch_size, shuffle=False),
+        validation_data=FrameBatches(validation, batch_size=batch_size, shuffle=False, **ahead),
     )
     seconds = time.perf_counter() - started
 
@@ -312,12 +317,23 @@ def _parser():
     train.add_argument("--learning-rate", type=float, default=0.001, help="Adam's learning rate (default: %(default)s)")
     train.add_argument("--seed", type=int, default=0, help="seed for the split, weights and shuffling (default: %(default)s)")
     train.add_argument("--out", default="tinyvid-out", help="folder for weights, history and plot (default: %(default)s)")
+    train.add_argument("--workers", type=int, default=1, help="processes decoding videos ahead of training; 0 decodes in the training loop (default: %(default)s)")
+    train.add_argument("--cache-max-bytes", type=_byte_count, default=None, help="bound on the frame cache in --out, e.g. 500M or 2G (default: no bound)")
 
     predict = commands.add_parser("predict", help="print the top classes of videos with trained weights")
     predict.add_argument("weights", help="a model.weights.npz written by `tinyvid train` or `tinyvid demo`")
     predict.add_argument("videos", nargs="+", help="video files")
     predict.add_argument("--top", type=int, default=3, help="how many classes to print (default: %(default)s)")
     return parser
+
+
+def _byte_count(text):
+    """'2G', '500M', '64K' or a number of bytes -> int (argparse reports a ValueError)."""
+    scale = {"K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}.get(text[-1:].upper(), 1)
+    number = int(float(text[:-1] if scale > 1 else text) * scale)
+    if number < 0:
+        raise ValueError(text)
+    return number
 
 
 def _check_arguments(parser, args):
@@ -333,6 +349,8 @@ def _check_arguments(parser, args):
         rate = args.learning_rate
         if not math.isfinite(rate) or rate <= 0:
             parser.error(f"--learning-rate must be a finite positive number, got {rate}")
+        if args.workers < 0:
+            parser.error(f"--workers must be 0 or more, got {args.workers}")
         if args.size < MIN_SIZE:
             parser.error(f"--size must be at least {MIN_SIZE} (the model's two 3x3 convolutions "
                          f"take 4 pixels off each side length), got {args.size}")
@@ -393,7 +411,8 @@ def _run(args):
         train_on_folder(root, out, epochs=args.epochs, seed=args.seed)
     elif args.command == "train":
         train_on_folder(args.root, args.out, frames=args.frames, size=args.size, epochs=args.epochs,
-                        batch_size=args.batch_size, learning_rate=args.learning_rate, seed=args.seed)
+                        batch_size=args.batch_size, learning_rate=args.learning_rate, seed=args.seed,
+                        workers=args.workers, cache_max_bytes=args.cache_max_bytes)
     elif args.command == "predict":
         predict_videos(args.weights, args.videos, top=args.top)
     return 0

@@ -132,7 +132,7 @@ def test_the_cache_means_a_second_read_does_not_decode(root, tmp_path, monkeypat
     cache = tmp_path / "cache"
     folder = VideoFolder(root, num_frames=3, size=(16, 16), cache_dir=cache)
     first = [folder[i][0] for i in range(len(folder))]
-    assert len(list(cache.rglob("*.npz"))) == len(folder)
+    assert len(list(cache.rglob("*.npy"))) == len(folder)
 
     def no_decoding(*args, **kwargs):
         raise AssertionError("decoded a video whose frames are in the cache")
@@ -167,8 +167,8 @@ def test_a_changed_video_makes_its_cache_entry_stale(root, tmp_path):
 def test_a_damaged_cache_entry_is_read_again(root, tmp_path):
     folder = VideoFolder(root, num_frames=3, size=(16, 16), cache_dir=tmp_path / "cache")
     frames = folder[0][0]
-    for entry in (tmp_path / "cache").rglob("*.npz"):
-        entry.write_bytes(b"not a zip file")
+    for entry in (tmp_path / "cache").rglob("*.npy"):
+        entry.write_bytes(b"not a cache entry")
     np.testing.assert_array_equal(VideoFolder(root, num_frames=3, size=(16, 16),
                                               cache_dir=tmp_path / "cache")[0][0], frames)
 

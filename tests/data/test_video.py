@@ -125,27 +125,19 @@ def test_sample_indices_span_the_clip_in_order(count, num_frames):
     np.testing.assert_array_equal(indices, np.round(np.linspace(0, count - 1, num_frames)))
 
 
-# The frames are chosen inside FFmpeg (a select filter) up to MAX_SELECTED_IN_FFMPEG distinct
-# frames, and in Python beyond; both ways must give the same frames.
-@pytest.fixture(params=["select in ffmpeg", "select in python"])
-def select_limit(request, monkeypatch):
-    if request.param == "select in python":
-        monkeypatch.setattr(video, "MAX_SELECTED_IN_FFMPEG", 1)
-
-
 @pytest.mark.parametrize("num_frames", [1, 2, 8, 26, 27])
-def test_num_frames_picks_evenly_spaced_frames(counted, select_limit, num_frames):
+def test_num_frames_picks_evenly_spaced_frames(counted, num_frames):
     frames = read_video(counted, num_frames=num_frames)
     assert frames.shape == (num_frames, 32, 48, 3)
     np.testing.assert_array_equal(frame_indices(frames), sample_indices(27, num_frames))
 
 
-def test_sampled_frames_are_exactly_those_of_the_full_read(noisy, select_limit):
+def test_sampled_frames_are_exactly_those_of_the_full_read(noisy):
     expected = pyav_frames(noisy)[sample_indices(12, 5)]
     np.testing.assert_array_equal(read_video(noisy, num_frames=5), expected)
 
 
-def test_a_clip_shorter_than_num_frames_repeats_frames(tmp_path, select_limit):
+def test_a_clip_shorter_than_num_frames_repeats_frames(tmp_path):
     path = write_video(tmp_path / "short.mp4", index_frames(3))
     frames = read_video(path, num_frames=8)
     assert frames.shape == (8, 32, 48, 3)
@@ -159,12 +151,16 @@ def test_a_one_frame_video(tmp_path):
 
 
 @pytest.mark.parametrize("wrong_by", [+5, -5])
-def test_the_decoders_count_wins_when_the_demuxers_count_is_wrong(counted, monkeypatch,
-                                                                  select_limit, wrong_by):
+def test_the_decoders_count_wins_when_the_demuxers_count_is_wrong(counted, monkeypatch, wrong_by):
     # +5: the decoder gives fewer frames than packets were counted (corrupt packets, a clip cut
     # between keyframes); -5: more. Either way the frames are chosen from the decoded count.
-    count_frames = video._count_frames
-    monkeypatch.setattr(video, "_count_frames", lambda path: count_frames(path) + wrong_by)
+    demux = video._demux
+
+    def miscounted(*args, **kwargs):
+        packets, count = demux(*args, **kwargs)
+        return packets, count + wrong_by
+
+    monkeypatch.setattr(video, "_demux", miscounted)
     sampled = read_video(counted, num_frames=6)
     np.testing.assert_array_equal(frame_indices(sampled), sample_indices(27, 6))
     np.testing.assert_array_equal(frame_indices(read_video(counted)), np.arange(27))
@@ -186,7 +182,7 @@ def test_size_resizes_while_decoding(tmp_path):
     assert read_video(path, size=(100, 30)).shape == (4, 100, 30, 3)   # any size, even enlarging
 
 
-def test_size_and_num_frames_together(counted, select_limit):
+def test_size_and_num_frames_together(counted):
     frames = read_video(counted, num_frames=5, size=(16, 16))
     assert frames.shape == (5, 16, 16, 3)
     np.testing.assert_array_equal(frame_indices(frames), sample_indices(27, 5))

@@ -10,10 +10,12 @@ another thread is inside a multi-threaded BLAS call can hang parent and child.
 
 import collections
 import math
+from typing import Any
 
 import numpy as np
 
-from tinyvid.data.folder import _check_label_mode, _encode_labels
+from tinyvid.data.folder import VideoFolder, _check_label_mode, _encode_labels
+from tinyvid.data.workers import VideoReader
 
 # --- batches of frames for fit -----------------------------------------------------------------
 
@@ -38,19 +40,41 @@ class FrameBatches:
             after video, as `evaluate_videos` and a validation set want them.
         label_mode: "categorical" for one-hot float32 y of shape (batch, num_classes), "sparse"
             for int64 y of shape (batch,).
+        workers, use_multiprocessing, max_queue_size: Keras's PyDataset arguments. With
+            workers > 1, or workers >= 1 and use_multiprocessing, background workers (threads,
+            or processes started with "spawn") read the videos of the next max_queue_size
+            batches while the model trains on this one (workers.py); batch i is still made
+            here, from the same frames, so the batches do not depend on the number of workers.
+            The default (1, False, 10) reads each video when its first batch is asked for.
 
     Returns from `batches[i]`:
         x: float32 (batch, height, width, 3) in [0, 1]; y as label_mode says.
     """
 
-    def __init__(self, video_folder, batch_size=32, shuffle=True, seed=0, label_mode="categorical"):
+    def __init__(self, video_folder: VideoFolder, batch_size: int = 32, shuffle: bool = True,
+                 seed: int = 0, label_mode: str = "categorical", workers: int = 1,
+                 use_multiprocessing: bool = False, max_queue_size: int = 10) -> None:
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"Invalid batch_size: {batch_size!r} (expected a positive integer)")
         _check_label_mode(label_mode)
+        for name, value, least in (("workers", workers, 0), ("max_queue_size", max_queue_size, 1)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < least:
+                raise ValueError(f"{type(self).__name__}: invalid value for argument `{name}`: "
+                                 f"expected an integer >= {least}. Received: {name}={value!r}")
+        if not isinstance(use_multiprocessing, bool):
+            raise ValueError(f"{type(self).__name__}: invalid value for argument "
+                             f"`use_multiprocessing`: expected True or False. Received: "
+                             f"use_multiprocessing={use_multiprocessing!r}")
         self.folder, self.batch_size, self.shuffle = video_folder, batch_size, shuffle
         self.seed, self.label_mode, self.epoch = seed, label_mode, 0
-        self._recent = collections.OrderedDict()  # video index -> frames, least recent first
+        self.workers, self.use_multiprocessing = workers, use_multiprocessing
+        self.max_queue_size = max_queue_size
+        self._recent: collections.OrderedDict = collections.OrderedDict()  # video -> frames
+        self._reader: VideoReader | None = None
         self._order = self._sample_order()
+        self._plan: list[tuple[int, int]] | None = None  # (first batch, video) for the reader
+        self._planned = 0                                # how much of the plan is scheduled
+        self._first_batch: dict[int, int] = {}
 
     def __len__(self):
         return math.ceil(len(self._order) / self.batch_size)
@@ -75,11 +99,26 @@ class FrameBatches:
                            self.label_mode)
         return x, y
 
-    def on_epoch_end(self):
+    def on_epoch_end(self) -> None:
         """Draw the next epoch's order (a no-op without shuffle)."""
         self.epoch += 1
         if self.shuffle:
             self._order = self._sample_order()
+        self._plan, self._planned = None, 0
+        if self._reader is not None:
+            self._reader.forget()
+
+    def close(self) -> None:
+        """Stop the background workers, if any (a later batch starts them again)."""
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
+
+    def __enter__(self) -> "FrameBatches":
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
 
     def _sample_order(self):
         """(videos * num_frames, 2) int array of (video index, frame index), in epoch order."""
@@ -93,15 +132,50 @@ class FrameBatches:
             windows.append(samples[rng.permutation(len(samples))] if self.shuffle else samples)
         return np.concatenate(windows)
 
-    def _frames(self, video):
+    def _frames(self, video: int) -> np.ndarray | None:
         if video in self._recent:
             self._recent.move_to_end(video)
             return self._recent[video]
-        frames, _ = self.folder.read_or_skip(video)
+        if self.workers > 1 or (self.workers >= 1 and self.use_multiprocessing):
+            frames = self._read_ahead(int(video))
+        else:
+            frames, _ = self.folder.read_or_skip(video)
         self._recent[video] = frames
         if len(self._recent) > 2 * self.batch_size:
             self._recent.popitem(last=False)
         return frames
+
+
+    def _read_ahead(self, video: int) -> np.ndarray | None:
+        """Video `video`'s frames from the workers, after scheduling the videos of the batches
+        up to max_queue_size after the one that first needs it."""
+        if self._reader is None:
+            self._reader = VideoReader(self.folder, self.workers, self.use_multiprocessing)
+        if self._plan is None:
+            self._plan = self._first_needs()
+            self._first_batch = {v: b for b, v in self._plan}
+        batch = self._first_batch.get(video, 0)
+        upto = self._planned
+        while upto < len(self._plan) and self._plan[upto][0] <= batch + self.max_queue_size:
+            upto += 1
+        self._reader.schedule(v for _, v in self._plan[self._planned:upto])
+        self._planned = upto
+        try:
+            return self._reader.frames(video)
+        except (OSError, ValueError) as error:
+            self.folder.skip_or_raise(video, error)
+            return None
+
+    def _first_needs(self) -> list[tuple[int, int]]:
+        """(batch, video) for each video of the epoch, by the first batch that needs it."""
+        plan, seen = [], set()
+        for batch in range(len(self)):
+            rows = self._order[batch * self.batch_size:(batch + 1) * self.batch_size]
+            for video in (rows[:, 0] if rows.ndim == 2 else rows).tolist():
+                if video not in seen:
+                    seen.add(video)
+                    plan.append((batch, video))
+        return plan
 
 
 # --- evaluation: frames and videos -------------------------------------------------------------

@@ -13,13 +13,12 @@ import hashlib
 import logging
 import os
 import pathlib
-import tempfile
 import warnings
-import zipfile
 import zlib
 
 import numpy as np
 
+from tinyvid.data.cache import FrameCache
 from tinyvid.data.video import _check_num_frames, _check_size, read_video, video_info
 from tinyvid.training.checks import warn_if_single_class
 
@@ -49,10 +48,12 @@ class VideoFolder:
             2 or more videos and the fraction is above 0. Stratified, and by video.
         seed: the split is a permutation seeded by (seed, class name): the same files and seed
             give the same split, on any machine, whatever other classes there are.
-        cache_dir: None, or a folder for decoded frames: one .npz per video and setting, keyed
-            by the video's path relative to root, num_frames and size, and stamped with the
-            video's size in bytes and modification time, so a changed video is read again.
-            A second epoch then loads the frames instead of decoding the video.
+        cache_dir: None, or a folder for decoded frames (cache.py): one uncompressed .npy
+            per video and setting, checked against a fingerprint of the video's content, the
+            settings, and the shape and dtype asked for, so a changed video is read again.
+            A second epoch then reads the frames instead of decoding the video.
+        cache_max_bytes: None for no bound, or the most bytes the entries in cache_dir may
+            take; when it is full, one warning says so and later videos are not cached.
         on_error: "skip" (log one warning per unreadable video and leave it out) or "raise".
 
     Unreadable files are found when the folder is made, by demuxing each video (no decoding)
@@ -61,8 +62,11 @@ class VideoFolder:
     it in the same way (or raise), and `folder[i]` raises VideoReadError.
     """
 
-    def __init__(self, root, num_frames=8, size=(64, 64), split=None, validation_fraction=0.2,
-                 seed=0, cache_dir=None, on_error="skip"):
+    def __init__(self, root: str | os.PathLike[str], num_frames: int = 8,
+                 size: tuple[int, int] | None = (64, 64), split: str | None = None,
+                 validation_fraction: float = 0.2, seed: int = 0,
+                 cache_dir: str | os.PathLike[str] | None = None,
+                 cache_max_bytes: int | None = None, on_error: str = "skip") -> None:
         _check_num_frames(num_frames)
         if split not in (None, "train", "validation"):
             raise ValueError(f"Invalid split: {split!r} (expected None, 'train' or 'validation')")
@@ -71,15 +75,23 @@ class VideoFolder:
                              f"(expected 0 <= fraction < 1)")
         if on_error not in ("skip", "raise"):
             raise ValueError(f"Invalid on_error: {on_error!r} (expected 'skip' or 'raise')")
+        if cache_max_bytes is not None and (
+                isinstance(cache_max_bytes, bool) or not isinstance(cache_max_bytes, int)
+                or cache_max_bytes < 0):
+            raise ValueError(f"Invalid cache_max_bytes: {cache_max_bytes!r} (expected None or "
+                             f"a number of bytes >= 0)")
         self.root = pathlib.Path(root)
         self.num_frames, self.size, self.split = num_frames, _check_size(size), split
         self.on_error = on_error
-        self.skipped = []  # (path, reason) of every video left out
+        self.skipped: list[tuple[pathlib.Path, str]] = []  # (path, reason) of each video left out
         self.cache_dir = None
+        self.cache: FrameCache | None = None
         if cache_dir is not None:
             # One sub-folder per dataset root, so two datasets can share a cache_dir.
             tag = hashlib.sha1(str(self.root.resolve()).encode()).hexdigest()[:10]
             self.cache_dir = pathlib.Path(cache_dir) / f"{self.root.resolve().name}-{tag}"
+            self.cache = FrameCache(self.cache_dir, self.root, num_frames, self.size,
+                                    max_bytes=cache_max_bytes, limit_folder=pathlib.Path(cache_dir))
 
         self.classes = _class_folders(self.root)
         listed = []  # (path, label) of this split's videos, by class then name
@@ -118,15 +130,21 @@ class VideoFolder:
     def __len__(self):
         return len(self.videos)
 
-    def __getitem__(self, i):
+    def __getitem__(self, i: int) -> tuple[np.ndarray, int]:
         """(frames, label): frames uint8 (num_frames, height, width, 3), label an int."""
+        return self.read_frames(i), int(self.labels[i])
+
+    def read_frames(self, i: int) -> np.ndarray:
+        """The frames of video i, from the cache or decoded (and then cached)."""
         path = self.videos[i]
-        frames = self._cached(path)
-        if frames is None:
-            stamp = None if self.cache_dir is None else self._stamp(path)  # before reading
+        if self.cache is None:
+            return read_video(path, num_frames=self.num_frames, size=self.size)
+        key = self.cache.key(path)  # before reading: a video rewritten meanwhile is missed
+        frames = self.cache.load(path, key)
+        if not isinstance(frames, np.ndarray):
             frames = read_video(path, num_frames=self.num_frames, size=self.size)
-            self._store(path, frames, stamp)
-        return frames, int(self.labels[i])
+            self.cache.store(path, frames, key)
+        return frames
 
     def __repr__(self):
         return (f"VideoFolder({str(self.root)!r}, {len(self)} videos, {len(self.classes)} classes, "
@@ -154,16 +172,20 @@ class VideoFolder:
         labels = np.repeat(labels, self.num_frames).astype(np.int64)
         return x, _encode_labels(labels, len(self.classes), label_mode)
 
-    def read_or_skip(self, i):
+    def read_or_skip(self, i: int) -> tuple[np.ndarray | None, int]:
         """`self[i]`, or (None, label) after logging a warning when on_error is "skip"."""
         try:
             return self[i]
         except (OSError, ValueError) as error:
-            if self.on_error == "raise":
-                raise
-            if self.videos[i] not in (path for path, _ in self.skipped):
-                self._failed(self.videos[i], error)
+            self.skip_or_raise(i, error)
             return None, int(self.labels[i])
+
+    def skip_or_raise(self, i: int, error: Exception) -> None:
+        """What happens when video i fails to read: raise `error`, or log it once and go on."""
+        if self.on_error == "raise":
+            raise error
+        if self.videos[i] not in (path for path, _ in self.skipped):
+            self._failed(self.videos[i], error)
 
     def _drop_empty_classes(self, every_video):
         """Leave out (with a warning) each class of which no video reads, in any split.
@@ -199,50 +221,11 @@ class VideoFolder:
 
     # --- the frame cache --------------------------------------------------------------------
 
-    def _cache_path(self, path):
-        relative = path.relative_to(self.root)
-        size = "native" if self.size is None else f"{self.size[0]}x{self.size[1]}"
-        return self.cache_dir / relative.parent / f"{relative.name}.{self.num_frames}f.{size}.npz"
-
-    def _stamp(self, path):
-        # What makes a cached entry stale: the video's size and modification time, the
-        # settings, and a version bumped whenever read_video would give other pixels.
-        stat = path.stat()
-        return np.array([_CACHE_VERSION, stat.st_size, stat.st_mtime_ns, self.num_frames],
-                        dtype=np.int64)
-
-    def _cached(self, path, load=True):
-        """The cached frames of `path` (or True when not `load`), or None when not cached,
-        stale or unreadable."""
-        if self.cache_dir is None:
-            return None
+    def _is_cached(self, path: pathlib.Path) -> bool:
         try:
-            with np.load(self._cache_path(path), allow_pickle=False) as entry:
-                if np.array_equal(entry["stamp"], self._stamp(path)):
-                    return entry["frames"] if load else True
-        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
-            pass  # missing, damaged, or written for another version of the video
-        return None
-
-    def _is_cached(self, path):
-        return self._cached(path, load=False) is not None
-
-    def _store(self, path, frames, stamp):
-        if self.cache_dir is None:
-            return
-        target = self._cache_path(path)
-        temporary = None
-        try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            # Write a temporary file and rename it: a reader never sees half an entry.
-            with tempfile.NamedTemporaryFile(dir=target.parent, suffix=".tmp", delete=False) as f:
-                temporary = f.name
-                np.savez(f, frames=frames, stamp=stamp)
-            os.replace(temporary, target)
-        except OSError as error:  # a full disk should slow training down, not stop it
-            if temporary is not None:
-                pathlib.Path(temporary).unlink(missing_ok=True)
-            log.warning("could not write the frame cache %s: %s", target, error)
+            return self.cache is not None and self.cache.load(path, read=False) is True
+        except OSError:
+            return False  # the video cannot be read: video_info will say why
 
     def _failed(self, path, error):
         if self.on_error == "raise":
@@ -251,8 +234,6 @@ class VideoFolder:
         self.skipped.append((path, reason))
         log.warning("skipping %s: %s", path, reason)
 
-
-_CACHE_VERSION = 1
 
 
 def _class_folders(root):

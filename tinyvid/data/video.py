@@ -1,23 +1,33 @@
 """Video files -> frames: the first step of the data flow.
 
 `read_video(path)` returns every frame of a video as a uint8 array (frames, height, width, 3),
-decoded by FFmpeg through imageio's v3 API and its PyAV plugin (`imageio.v3.imiter`), exactly
-as PyAV decodes it to rgb24. Two options make it cheap to feed a frame model:
+decoded by FFmpeg through PyAV, exactly as PyAV's `frame.to_ndarray(format="rgb24")` gives it.
+Two options make it cheap to feed a frame model:
 
     read_video(path, num_frames=8)              8 frames spread evenly over the whole clip
-    read_video(path, num_frames=8, size=(64, 64))   ... resized by FFmpeg while decoding
+    read_video(path, num_frames=8, size=(64, 64))   ... resized by FFmpeg's swscale
 
 How it reads, and why:
 
-1. Count the frames by demuxing (reading the compressed packets without decoding them). The
-   container's own frame count and duration are often wrong, so they are not used.
-2. Pick the frame indices from that count (`sample_indices`) and decode the file once, front to
-   back, keeping only the chosen frames: memory holds num_frames frames, never the whole clip.
-   Every frame must be decoded anyway (a compressed frame depends on the ones before it), but
-   the colour conversion and resizing are only done for the frames that are kept: an FFmpeg
-   `select` filter drops the others inside FFmpeg.
+1. Every frame: decode the file once, front to back, converting each frame to rgb24.
+2. num_frames frames: demux the file (read its compressed packets, no decoding) and count the
+   video packets; the container's own frame count and duration are often wrong, so they are not
+   used. Pick the frame indices from that count (`sample_indices`), then decode the packets
+   already in memory, converting (and resizing) only the chosen frames. Every frame must be
+   decoded anyway (a compressed frame depends on the ones before it); memory holds the packets
+   and num_frames frames, never the whole decoded clip.
 3. If the decoder gives a different number of frames from the demuxer's count (a corrupt
-   packet, a clip cut between keyframes), trust the decoder: count what it gives and read again.
+   packet, a clip cut between keyframes), trust the decoder: choose again from the number it
+   gave and decode a second time.
+
+Why PyAV directly and not imageio's v3 API (which tinyvid still uses to write videos): imageio's
+PyAV plugin runs a full `gc.collect()` every time it closes a file (to free the cycle between
+PyAV's filter graph and its filters on the closing thread). A full collection walks every object
+the process tracks, so reading a video got slower with everything else the process held: with
+torch imported, about 200,000 objects, it read at a seventh of PyAV's speed. Without a filter
+graph there is no cycle to collect, so this module converts with `VideoFrame.to_ndarray` (and
+its swscale "area" resize) and never touches the garbage collector. See
+docs/upstream/imageio-gc-collect.md for the report to imageio.
 
 Any file FFmpeg cannot read raises `VideoReadError` (a ValueError) naming the file and the
 reason; a missing file raises FileNotFoundError naming the path.
@@ -27,10 +37,13 @@ import dataclasses
 import errno
 import os
 import pathlib
+from collections.abc import Iterator
+from typing import Any
 
 import av
-import imageio.v3 as iio
 import numpy as np
+
+PathLike = str | os.PathLike[str]
 
 
 class VideoReadError(ValueError):
@@ -59,15 +72,10 @@ class VideoInfo:
     pixel_format: str | None
 
 
-# FFmpeg's expression parser refuses a `select` expression of much more than 100 terms, so
-# beyond this many distinct frames every frame is converted and the choosing is done in Python.
-MAX_SELECTED_IN_FFMPEG = 64
-
-
 # --- frame indices -----------------------------------------------------------------------------
 
 
-def sample_indices(count, num_frames):
+def sample_indices(count: int, num_frames: int) -> np.ndarray:
     """The indices of `num_frames` frames spread evenly over a clip of `count` frames.
 
         indices = round(linspace(0, count - 1, num_frames))
@@ -93,21 +101,23 @@ def sample_indices(count, num_frames):
 # --- reading -----------------------------------------------------------------------------------
 
 
-def video_info(path):
+def video_info(path: PathLike) -> VideoInfo:
     """Frame count (by demuxing), frame rate, size and codec of a video, without decoding it.
 
     Raises:
         FileNotFoundError: no file at `path`.
-        VideoReadError: FFmpeg cannot open the file, or it holds no video stream.
+        VideoReadError: FFmpeg cannot open the file, it holds no video stream, or no decoder
+            for its codec.
     """
     path = _existing_file(path)
     with _open(path) as container:
         stream = container.streams.video[0]
         context = stream.codec_context
         rate = stream.average_rate or stream.guessed_rate
+        _, count = _demux(path, container, stream, keep=False)
         return VideoInfo(
             path=path,
-            num_frames=_count_packets(path, container, stream),
+            num_frames=count,
             fps=float(rate) if rate else None,
             width=context.width,
             height=context.height,
@@ -116,7 +126,8 @@ def video_info(path):
         )
 
 
-def read_video(path, num_frames=None, size=None):
+def read_video(path: PathLike, num_frames: int | None = None,
+               size: tuple[int, int] | None = None) -> np.ndarray:
     """Decode a video file into an array of RGB frames.
 
     Args:
@@ -124,7 +135,7 @@ def read_video(path, num_frames=None, size=None):
         num_frames: None for every frame; or N to get N frames spread evenly over the whole
             clip, first and last included (`sample_indices`: round(linspace(0, count - 1, N))).
             A clip with fewer than N frames repeats some of its frames, by the same rule.
-        size: None to keep the stored size, or (height, width) to resize while decoding, with
+        size: None to keep the stored size, or (height, width) to resize while converting, with
             FFmpeg's swscale "area" filter: each output pixel is the average of the input
             pixels it covers when shrinking (no aliasing of the background noise), bilinear
             when enlarging.
@@ -138,154 +149,165 @@ def read_video(path, num_frames=None, size=None):
     Raises:
         FileNotFoundError: no file at `path`.
         VideoReadError: the file cannot be read as a video (not a video, empty, truncated, no
-            video stream, no frames, a decoding error), naming the file and the reason.
+            video stream, no decoder, no frames, a decoding error), naming the file and the
+            reason.
     """
     path = _existing_file(path)
     if num_frames is not None:
         _check_num_frames(num_frames)
     size = _check_size(size)
 
-    count = _count_frames(path)
-    frames, decoded = _decode(path, _wanted_indices(count, num_frames), size, count)
-    if decoded != count:
-        # The decoder and the demuxer disagree (a corrupt packet, a clip cut between keyframes
-        # whose first frames cannot be decoded). The decoder is the truth: count what it gives
-        # and choose the frames again from that count. Rare, so a second pass is fine.
-        if decoded is None:
-            decoded = _count_decoded_frames(path)
-        if decoded == 0:
-            raise VideoReadError(f"{path}: the demuxer found {count} video packets but the "
-                                 f"decoder gave no frames")
-        frames, _ = _decode(path, _wanted_indices(decoded, num_frames), size, decoded)
+    with _open(path) as container:
+        stream = container.streams.video[0]
+        if num_frames is None:
+            frames = _decode(path, stream, container.demux(stream), None, size, None)
+            if frames is None:
+                raise VideoReadError(f"{path}: the decoder gave no frames")
+            return frames
+        packets, count = _demux(path, container, stream)
+        if count == 0:
+            raise VideoReadError(f"{path}: the video stream holds no frames")
+        frames = _decode(path, stream, packets, sample_indices(count, num_frames), size, count)
+    if frames is not None and len(frames) == num_frames:
+        return frames
+    # The decoder and the demuxer disagree (a corrupt packet, a clip cut between keyframes
+    # whose first frames cannot be decoded). The decoder is the truth: count what it gives and
+    # choose the frames again from that count. Rare, so a second pass is fine.
+    decoded = _count_decoded_frames(path)
+    if decoded == 0:
+        raise VideoReadError(f"{path}: the demuxer found {count} video packets but the "
+                             f"decoder gave no frames")
+    with _open(path) as container:
+        stream = container.streams.video[0]
+        frames = _decode(path, stream, container.demux(stream),
+                         sample_indices(decoded, num_frames), size, decoded)
+    if frames is None or len(frames) != num_frames:
+        raise VideoReadError(f"{path}: the decoder gave a different number of frames on each "
+                             f"pass (decoding is not repeatable)")
     return frames
 
 
 # --- helpers: decoding -------------------------------------------------------------------------
 
 
-def _wanted_indices(count, num_frames):
-    return np.arange(count) if num_frames is None else sample_indices(count, num_frames)
-
-
-def _decode(path, indices, size, count):
-    """Decode `path` once, front to back, keeping the frames at `indices`.
+def _decode(path: pathlib.Path, stream: "av.video.stream.VideoStream",
+            packets: "Iterator[av.Packet] | list[av.Packet]", indices: np.ndarray | None,
+            size: tuple[int, int] | None, count: int | None) -> np.ndarray | None:
+    """Decode `packets` front to back, converting the frames at `indices` (all when None).
 
     Args:
-        indices: int array (n,), non-decreasing frame indices (repeats allowed) in [0, count).
+        indices: None, or int array (n,) of non-decreasing frame indices (repeats allowed)
+            chosen from `count` frames.
         size: None or (height, width).
-        count: the number of frames the file is believed to hold.
+        count: the number of frames the decoder should give, or None to take what it gives.
 
     Returns:
-        (frames, decoded): frames is uint8 (n, height, width, 3) in the order of `indices`;
-        decoded is how many frames the decoder gave, or None when the `select` filter hid that
-        number (only when it gave fewer than expected).
+        uint8 (n, height, width, 3) in the order of `indices`, or None when the decoder gave
+        no frames or a number other than `count`.
     """
-    wanted, slots = np.unique(indices, return_inverse=True)  # distinct indices, sorted
-    in_ffmpeg = len(wanted) < count and len(wanted) <= MAX_SELECTED_IN_FFMPEG
-    filters = []
-    if in_ffmpeg:
-        # select passes the frames whose input number n is wanted, and any frame past `count`
-        # so that a decoder giving more frames than counted is noticed.
-        terms = [f"eq(n\\,{i})" for i in wanted] + [f"gte(n\\,{count})"]
-        filters.append(("select", "+".join(terms)))
+    convert: dict[str, Any] = {"format": "rgb24"}
     if size is not None:
-        height, width = size
-        filters += [("scale", f"{width}:{height}:flags=area"), ("format", "rgb24")]
-
-    kept = None  # allocated at the first kept frame, when its shape is known
-    seen = 0     # frames out of the decoder (out of the select filter, when there is one)
+        convert.update(height=size[0], width=size[1], interpolation="AREA")
+    wanted = None if indices is None else np.unique(indices)  # distinct, sorted
+    kept: list[np.ndarray] = []
+    seen = 0  # frames out of the decoder
     try:
-        frames = iio.imiter(path, plugin="pyav", format="rgb24", filter_sequence=filters or None)
-        for frame in frames:
-            if in_ffmpeg:
-                position = seen if seen < len(wanted) else None
-            else:
-                position = np.searchsorted(wanted, seen)
-                if position == len(wanted) or wanted[position] != seen:
-                    position = None
-            if position is not None:
-                if kept is None:
-                    kept = np.empty((len(wanted),) + frame.shape, dtype=np.uint8)
-                kept[position] = frame  # copies: imageio's array is a view of FFmpeg's buffer
-            seen += 1
-    except (av.FFmpegError, OSError, ValueError) as error:
-        raise VideoReadError(f"{path}: decoding failed (truncated or corrupt?): "
-                             f"{_reason(error)}") from error
-
-    if in_ffmpeg:
-        decoded = None if seen < len(wanted) else count + seen - len(wanted)
-    else:
-        decoded = seen
-    if decoded != count:
-        return None, decoded
-    if len(wanted) == len(indices):
-        return kept, decoded       # no repeats: the kept frames are already in order
-    return kept[slots], decoded    # repeats (a short clip): copy each frame to every slot
+        for packet in packets:
+            for frame in stream.decode(packet):
+                if wanted is None or (len(kept) < len(wanted) and wanted[len(kept)] == seen):
+                    kept.append(frame.to_ndarray(**convert))
+                seen += 1
+    except (av.FFmpegError, ValueError) as error:
+        raise VideoReadError(f"{path}: decoding failed after {seen} frames (truncated or "
+                             f"corrupt?): {_reason(error)}") from error
+    if not kept or (count is not None and seen != count):
+        return None
+    if len({k.shape for k in kept}) > 1:
+        raise VideoReadError(f"{path}: the frame size changes within the video "
+                             f"({sorted({k.shape for k in kept})}); give a size to resize to")
+    frames = np.stack(kept)
+    if wanted is not None and indices is not None and len(wanted) != len(indices):
+        frames = frames[np.searchsorted(wanted, indices)]  # repeats (a short clip)
+    return frames
 
 
-def _count_decoded_frames(path):
+def _count_decoded_frames(path: pathlib.Path) -> int:
     """Decode every frame without converting it, and count them (the slow, sure count)."""
     count = 0
-    try:
-        with av.open(str(path)) as container:
-            for _ in container.decode(container.streams.video[0]):
+    with _open(path) as container:
+        stream = container.streams.video[0]
+        try:
+            for _ in container.decode(stream):
                 count += 1
-    except av.FFmpegError as error:
-        raise VideoReadError(f"{path}: decoding failed after {count} frames: "
-                             f"{_reason(error)}") from error
+        except (av.FFmpegError, ValueError) as error:
+            raise VideoReadError(f"{path}: decoding failed after {count} frames: "
+                                 f"{_reason(error)}") from error
     return count
 
 
 # --- helpers: opening and counting -------------------------------------------------------------
 
 
-def _count_frames(path):
-    """Video packets in the file, counted by demuxing: no decoding, a few ms for a short clip."""
-    with _open(path) as container:
-        count = _count_packets(path, container, container.streams.video[0])
-    if count == 0:
-        raise VideoReadError(f"{path}: the video stream holds no frames")
-    return count
+def _demux(path: pathlib.Path, container: "av.container.InputContainer",
+           stream: "av.video.stream.VideoStream",
+           keep: bool = True) -> "tuple[list[av.Packet], int]":
+    """The video packets of `stream` (kept in memory when `keep`) and how many hold a frame.
 
-
-def _count_packets(path, container, stream):
-    # demux() ends with an empty packet that only flushes the decoder; packets flagged
-    # "discard" (before the start of an mp4 edit list) are decoded but their frames dropped.
-    count = 0
+    demux() ends with an empty packet that only flushes the decoder; packets flagged "discard"
+    (before the start of an mp4 edit list) are decoded but their frames dropped: neither counts.
+    """
+    packets, count = [], 0
     try:
         for packet in container.demux(stream):
             if packet.size and not packet.is_discard:
                 count += 1
-    except av.FFmpegError as error:
+            if keep:
+                packets.append(packet)
+    except (av.FFmpegError, ValueError) as error:
         raise VideoReadError(f"{path}: demuxing failed after {count} packets: "
                              f"{_reason(error)}") from error
-    return count
+    return packets, count
 
 
-def _open(path):
-    """av.open for reading, with FFmpeg's errors turned into VideoReadError naming the file."""
+def _open(path: pathlib.Path) -> "av.container.InputContainer":
+    """av.open for reading a video, with every way it fails turned into VideoReadError."""
     try:
-        container = av.open(str(path))
-    except av.FFmpegError as error:
+        # Metadata that is not UTF-8 (a tag written by an old tool) must not stop the frames.
+        container = av.open(str(path), metadata_errors="replace")
+    except (av.FFmpegError, UnicodeDecodeError, ValueError) as error:
         raise VideoReadError(f"{path}: FFmpeg cannot open it as a video: "
                              f"{_reason(error)}") from error
-    if not container.streams.video:
-        streams = ", ".join(f"{s.type} ({s.codec_context.name})" for s in container.streams)
-        container.close()
-        raise VideoReadError(f"{path}: no video stream (streams: {streams or 'none'})")
+    problem = None
     if container.format.name == "tty":
-        container.close()  # FFmpeg renders .txt and .nfo files as ANSI-art video
-        raise VideoReadError(f"{path}: a text file, not a video")
+        problem = "a text file, not a video"  # FFmpeg renders .txt and .nfo as ANSI-art video
+    elif not container.streams.video:
+        streams = ", ".join(f"{s.type} ({_codec_name(s)})" for s in container.streams)
+        problem = f"no video stream (streams: {streams or 'none'})"
+    elif container.streams.video[0].codec_context is None:
+        stream = container.streams.video[0]
+        problem = f"no decoder for its video codec ({_codec_name(stream)})"
+    if problem is not None:
+        container.close()
+        raise VideoReadError(f"{path}: {problem}")
     return container
 
 
-def _reason(error):
+def _codec_name(stream: "av.stream.Stream") -> str:
+    # A data stream, or a codec FFmpeg has no decoder for, has no codec context.
+    context = stream.codec_context
+    if context is not None:
+        return str(context.name)
+    name = getattr(stream, "codec_tag", None) or "unknown codec"
+    return str(name)
+
+
+def _reason(error: BaseException) -> str:
     # FFmpeg's message without the file name it appends (ours is already in front) or the
     # internal function name it sometimes appends instead.
     return getattr(error, "strerror", None) or str(error)
 
 
-def _existing_file(path):
+def _existing_file(path: PathLike) -> pathlib.Path:
     path = pathlib.Path(path)
     if not path.exists():
         raise FileNotFoundError(errno.ENOENT, "No such video file", str(path))
@@ -299,22 +321,24 @@ def _existing_file(path):
 # --- helpers: arguments ------------------------------------------------------------------------
 
 
-def _check_num_frames(num_frames):
+def _check_num_frames(num_frames: object) -> None:
     if (isinstance(num_frames, bool) or not isinstance(num_frames, (int, np.integer))
             or num_frames < 1):
         raise ValueError(f"Invalid num_frames: {num_frames!r} (expected a positive integer, "
                          f"or None for every frame)")
 
 
-def _check_size(size):
+def _check_size(size: Any) -> tuple[int, int] | None:
     if size is None:
         return None
     try:
-        height, width = size
-    except (TypeError, ValueError):
-        raise ValueError(f"Invalid size: {size!r} (expected (height, width), or None)") from None
-    for value in (height, width):
+        values = tuple(size)
+    except TypeError:
+        values = ()
+    if len(values) != 2:
+        raise ValueError(f"Invalid size: {size!r} (expected (height, width), or None)")
+    for value in values:
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
             raise ValueError(f"Invalid size: {size!r} (expected two positive integers "
                              f"(height, width), or None)")
-    return int(height), int(width)
+    return int(values[0]), int(values[1])

@@ -1,0 +1,105 @@
+"""A whole epoch of `tinyvid train` on a folder of 320x240 videos: cold cache, warm cache, and
+the decode-only and train-only times of the same epoch.
+
+The folder is made here: 8 classes x 8 videos of 320x240, 4 s at 25 frames/s (100 frames), h264,
+a shape moving over a noisy background (bench_video.make_clip); the training split is 80% of it.
+Every figure is one epoch of what `tinyvid train ROOT` runs (8 frames per video at 64x64, batch
+32, the document's model, Adam), timed in this one process after a warm-up step:
+
+    decode-only   read every training video once (VideoFolder[i], no cache, no training)
+    train-only    the epoch's steps on frames already in memory (no reading at all)
+    cold          the epoch from an empty frame cache, with the CLI's workers (1 process)
+    warm          the epoch again, every video's frames in the cache (CLI's workers)
+    warm, no workers   the same, the training loop reading the cache itself
+
+The goals (issue 16): cold <= 1.1 x max(decode-only, train-only), decoding hidden behind the
+training step; warm <= 1.05 x train-only. On a machine with two cores the worker and the step's
+two threads share them, so decoding can hide only behind what the step leaves idle.
+
+Run it:  python -m benchmarks.bench_epoch [--quick]       (not in `python -m benchmarks`:
+         making the videos takes a minute)
+"""
+
+import pathlib
+import sys
+import tempfile
+import time
+
+from benchmarks.bench_video import make_clip
+from benchmarks.common import standalone_main
+
+FULL = dict(classes=8, videos_per_class=8, num_frames=100)
+QUICK = dict(classes=3, videos_per_class=4, num_frames=30)
+FRAMES, SIZE, BATCH, WORKERS = 8, 64, 32, 1  # tinyvid train's defaults
+
+
+def make_folder(root, classes, videos_per_class, num_frames):
+    for c in range(classes):
+        for v in range(videos_per_class):
+            folder = pathlib.Path(root) / f"class_{c}"
+            folder.mkdir(parents=True, exist_ok=True)
+            make_clip(folder / f"video_{v:02d}.mp4", num_frames=num_frames, seed=100 * c + v)
+    return root
+
+
+def one_epoch(folder, workers, seed=0):
+    """Seconds of one fit epoch over the folder, as the CLI runs it."""
+    from tinyvid.cli import build_model
+    from tinyvid.datasets import FrameBatches
+    from tinyvid.optimizers import Adam
+    from tinyvid.utils import set_random_seed
+
+    set_random_seed(seed)
+    model = build_model(len(folder.classes), SIZE)
+    model.compile(optimizer=Adam(learning_rate=0.001), loss="categorical_crossentropy")
+    batches = FrameBatches(folder, batch_size=BATCH, shuffle=True, seed=seed, workers=workers,
+                           use_multiprocessing=workers > 0)
+    started = time.perf_counter()
+    model.fit(batches, epochs=1, verbose=0)
+    seconds = time.perf_counter() - started
+    batches.close()
+    return seconds
+
+
+def run(quick=False):
+    from tinyvid.datasets import VideoFolder
+
+    setting = QUICK if quick else FULL
+    with tempfile.TemporaryDirectory(prefix="tinyvid-epoch-") as scratch:
+        root = make_folder(pathlib.Path(scratch) / "videos", **setting)
+        common = dict(num_frames=FRAMES, size=(SIZE, SIZE), split="train")
+        plain = VideoFolder(root, **common)
+
+        started = time.perf_counter()
+        frames = [plain.read_frames(i) for i in range(len(plain))]
+        decode_only = time.perf_counter() - started
+
+        in_memory = VideoFolder(root, **common)
+        in_memory.read_frames = frames.__getitem__  # no reading: the step alone
+        one_epoch(in_memory, workers=0)              # warm-up: numba's compiled kernels
+        train_only = one_epoch(in_memory, workers=0)
+
+        cached = VideoFolder(root, cache_dir=pathlib.Path(scratch) / "cache", **common)
+        cold = one_epoch(cached, workers=WORKERS)
+        warm = one_epoch(cached, workers=WORKERS)
+        warm_serial = one_epoch(cached, workers=0)
+    videos = len(plain)
+    base = max(decode_only, train_only)
+    rows = [("decode-only", decode_only, None, None), ("train-only", train_only, None, None),
+            ("cold cache, 1 worker process", cold, cold / base, 1.1),
+            ("warm cache, 1 worker process", warm, warm / train_only, 1.05),
+            ("warm cache, no workers", warm_serial, warm_serial / train_only, 1.05)]
+    return [{"name": name, "videos": videos, "frames": videos * FRAMES, "seconds": seconds,
+             "ratio": ratio, "goal": goal} for name, seconds, ratio, goal in rows]
+
+
+TITLE = ("An epoch of tinyvid train on 320x240 videos (8 frames each at 64x64, batch 32): "
+         "cold and warm cache against decode-only and train-only")
+COLUMNS = [("name", "epoch", "{}"), ("videos", "videos", "{}"), ("frames", "frames", "{}"),
+           ("seconds", "seconds", "{:.2f}"),
+           ("ratio", "ratio (cold: / max(decode, train); warm: / train)", "{:.2f}"),
+           ("goal", "goal", "<= {:.2f}")]
+
+
+if __name__ == "__main__":
+    standalone_main(sys.modules[__name__])

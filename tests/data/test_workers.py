@@ -1,0 +1,182 @@
+"""Decoding ahead of training (issue 16): FrameBatches(workers=..., use_multiprocessing=...).
+
+The batches, and so the trained weights, must not depend on the number of workers or on
+threads against processes; an error in a worker must reach the user as the same VideoReadError
+naming the file; Ctrl-C must stop the workers. Processes take a second or two to start (each
+imports tinyvid afresh), so the process cases share one test where they can.
+"""
+
+import os
+import pathlib
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import av
+import numpy as np
+import pytest
+
+from tinyvid.data.batches import FrameBatches
+from tinyvid.data.folder import VideoFolder
+from tinyvid.data.moving_shapes import make_moving_shapes
+from tinyvid.data.video import VideoReadError
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def shapes(tmp_path_factory):
+    """3 classes x 4 videos x 4 frames of 16 x 16, and one video that demuxes but cannot be
+    decoded (a truncated mp4 with its index first): found only when read."""
+    root = make_moving_shapes(tmp_path_factory.mktemp("workers") / "root", videos_per_class=4,
+                              num_frames=4, size=16,
+                              classes=("red_circle", "green_square", "blue_triangle"))
+    broken = root / "green_square" / "zz_broken.mp4"
+    with av.open(str(broken), "w", options={"movflags": "faststart"}) as container:
+        stream = container.add_stream("libx264", 10)
+        stream.width, stream.height, stream.pix_fmt = 32, 32, "yuv420p"
+        rng = np.random.default_rng(2)
+        for _ in range(20):
+            frame = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+        container.mux(stream.encode())
+    data = broken.read_bytes()
+    broken.write_bytes(data[:len(data) // 2])
+    return root, broken
+
+
+def epochs_of_batches(batches, epochs=2):
+    out = []
+    for _ in range(epochs):
+        out += [batches[i] for i in range(len(batches))]
+        batches.on_epoch_end()
+    batches.close()
+    return out
+
+
+def assert_same_batches(a, b):
+    assert len(a) == len(b)
+    for (xa, ya), (xb, yb) in zip(a, b):
+        np.testing.assert_array_equal(xa, xb)
+        np.testing.assert_array_equal(ya, yb)
+
+
+def train(batches, seed=0):
+    from tinyvid.layers import Conv2D, Dense, Flatten
+    from tinyvid.models import Sequential
+    from tinyvid.utils import set_random_seed
+
+    set_random_seed(seed)
+    model = Sequential([Conv2D(4, (3, 3), activation="relu", input_shape=(16, 16, 3)),
+                        Flatten(), Dense(3, activation="softmax")])
+    model.compile(optimizer="adam", loss="categorical_crossentropy")
+    model.fit(batches, epochs=2, verbose=0)
+    batches.close()
+    return model.get_weights()
+
+
+@pytest.mark.parametrize("workers, max_queue_size", [(2, 10), (3, 1), (2, 100)])
+def test_thread_workers_give_the_same_batches(shapes, workers, max_queue_size):
+    root, _ = shapes
+    folder = VideoFolder(root, num_frames=4, size=(16, 16))
+    serial = epochs_of_batches(FrameBatches(folder, batch_size=5))
+    ahead = epochs_of_batches(FrameBatches(folder, batch_size=5, workers=workers,
+                                           max_queue_size=max_queue_size))
+    assert_same_batches(serial, ahead)
+    assert folder.skipped and folder.skipped[0][0].name == "zz_broken.mp4"
+
+
+@pytest.mark.slow
+def test_process_workers_give_the_same_batches_and_weights(shapes):
+    root, _ = shapes
+    folder = VideoFolder(root, num_frames=4, size=(16, 16))
+    serial = epochs_of_batches(FrameBatches(folder, batch_size=5))
+    in_processes = FrameBatches(folder, batch_size=5, workers=2, use_multiprocessing=True)
+    assert_same_batches(serial, epochs_of_batches(in_processes))
+    weights = train(FrameBatches(folder, batch_size=5))
+    for other in (train(FrameBatches(folder, batch_size=5, workers=1, use_multiprocessing=True)),
+                  train(FrameBatches(folder, batch_size=5, workers=3))):
+        for w, v in zip(weights, other):
+            np.testing.assert_array_equal(w, v)
+
+
+@pytest.mark.parametrize("use_multiprocessing", [
+    False, pytest.param(True, marks=pytest.mark.slow)])
+def test_an_error_in_a_worker_is_the_same_video_read_error(shapes, use_multiprocessing):
+    root, broken = shapes
+    folder = VideoFolder(root, num_frames=4, size=(16, 16), on_error="raise")
+    assert broken in folder.videos  # it demuxes: only decoding finds it broken
+    batches = FrameBatches(folder, batch_size=5, workers=2,
+                           use_multiprocessing=use_multiprocessing)
+    with pytest.raises(VideoReadError, match=re.escape(str(broken)) + ".*decoding failed"):
+        for i in range(len(batches)):
+            batches[i]
+    batches.close()
+
+
+def test_workers_arguments_are_checked(shapes):
+    folder = VideoFolder(shapes[0], num_frames=4, size=(16, 16))
+    for arguments, name in (({"workers": -1}, "workers"), ({"workers": 1.5}, "workers"),
+                            ({"max_queue_size": 0}, "max_queue_size"),
+                            ({"use_multiprocessing": "yes"}, "use_multiprocessing")):
+        with pytest.raises(ValueError, match=f"FrameBatches: invalid value for argument "
+                                             f"`{name}`"):
+            FrameBatches(folder, **arguments)
+
+
+CTRL_C = r"""
+import os, sys, time
+from tinyvid.data.batches import FrameBatches
+from tinyvid.data.folder import VideoFolder
+
+def main():
+    folder = VideoFolder(sys.argv[1], num_frames=4, size=(16, 16))
+    batches = FrameBatches(folder, batch_size=2, workers=2, use_multiprocessing=True)
+    batches[0]
+    print(" ".join(str(h.pid) for h in batches._reader._handles), flush=True)
+    while True:  # a training loop that never ends
+        for i in range(len(batches)):
+            batches[i]
+            time.sleep(0.05)
+        batches.on_epoch_end()
+
+if __name__ == "__main__":
+    main()
+"""
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_the_worker_processes(shapes, tmp_path):
+    script = tmp_path / "loop.py"
+    script.write_text(CTRL_C)
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    child = subprocess.Popen([sys.executable, str(script), str(shapes[0])], env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        pids = [int(p) for p in child.stdout.readline().split()]
+        assert len(pids) == 2
+        time.sleep(0.5)
+        child.send_signal(signal.SIGINT)
+        _, stderr = child.communicate(timeout=30)
+    finally:
+        child.kill()
+    assert "KeyboardInterrupt" in stderr
+    assert stderr.count("Traceback") == 1  # the main process's, none from the workers
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(_alive(pid) for pid in pids):
+        time.sleep(0.1)
+    assert not any(_alive(pid) for pid in pids)
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie waiting for its parent (init) to reap it has stopped
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return False
