@@ -39,7 +39,9 @@ class VideoFolder:
 
     Args:
         root: the folder holding one sub-folder per class.
-        num_frames: frames per video, spread evenly over it (see `tinyvid.video.read_video`).
+        num_frames: frames per video, spread evenly over it (see `tinyvid.video.read_video`);
+            None for every frame of each video (what ClipBatches' segment sampling chooses
+            from, each epoch anew).
         size: (height, width) the frames are resized to, or None to keep each video's size.
         split: None for every video, or "train" / "validation".
         validation_fraction: the share of each class's videos in the validation split: per
@@ -61,7 +63,8 @@ class VideoFolder:
 
     def __init__(self, root, num_frames=8, size=(64, 64), split=None, validation_fraction=0.2,
                  seed=0, cache_dir=None, on_error="skip"):
-        _check_num_frames(num_frames)
+        if num_frames is not None:
+            _check_num_frames(num_frames)
         if split not in (None, "train", "validation"):
             raise ValueError(f"Invalid split: {split!r} (expected None, 'train' or 'validation')")
         if not 0 <= validation_fraction < 1:
@@ -138,6 +141,9 @@ class VideoFolder:
                 num_frames,) with label_mode="sparse".
         """
         _check_label_mode(label_mode)
+        if self.num_frames is None:
+            raise ValueError("VideoFolder.to_arrays needs a fixed num_frames; this folder reads "
+                             "every frame of each video (num_frames=None)")
         frames, labels = [], []
         for i in range(len(self)):
             video_frames, label = self.read_or_skip(i)
@@ -167,14 +173,15 @@ class VideoFolder:
     def _cache_path(self, path):
         relative = path.relative_to(self.root)
         size = "native" if self.size is None else f"{self.size[0]}x{self.size[1]}"
-        return self.cache_dir / relative.parent / f"{relative.name}.{self.num_frames}f.{size}.npz"
+        frames = "all" if self.num_frames is None else self.num_frames
+        return self.cache_dir / relative.parent / f"{relative.name}.{frames}f.{size}.npz"
 
     def _stamp(self, path):
         # What makes a cached entry stale: the video's size and modification time, the
         # settings, and a version bumped whenever read_video would give other pixels.
         stat = path.stat()
-        return np.array([_CACHE_VERSION, stat.st_size, stat.st_mtime_ns, self.num_frames],
-                        dtype=np.int64)
+        frames = -1 if self.num_frames is None else self.num_frames
+        return np.array([_CACHE_VERSION, stat.st_size, stat.st_mtime_ns, frames], dtype=np.int64)
 
     def _cached(self, path, load=True):
         """The cached frames of `path` (or True when not `load`), or None when not cached,
