@@ -40,7 +40,9 @@ class VideoFolder:
 
     Args:
         root: the folder holding one sub-folder per class.
-        num_frames: frames per video, spread evenly over it (see `tinyvid.video.read_video`).
+        num_frames: frames per video, spread evenly over it (see `tinyvid.video.read_video`);
+            None for every frame of each video (what ClipBatches' segment sampling chooses
+            from, each epoch anew).
         size: (height, width) the frames are resized to, or None to keep each video's size.
         split: None for every video, or "train" / "validation".
         validation_fraction: the share of each class's videos in the validation split: per
@@ -62,12 +64,13 @@ class VideoFolder:
     it in the same way (or raise), and `folder[i]` raises VideoReadError.
     """
 
-    def __init__(self, root: str | os.PathLike[str], num_frames: int = 8,
+    def __init__(self, root: str | os.PathLike[str], num_frames: int | None = 8,
                  size: tuple[int, int] | None = (64, 64), split: str | None = None,
                  validation_fraction: float = 0.2, seed: int = 0,
                  cache_dir: str | os.PathLike[str] | None = None,
                  cache_max_bytes: int | None = None, on_error: str = "skip") -> None:
-        _check_num_frames(num_frames)
+        if num_frames is not None:
+            _check_num_frames(num_frames)
         if split not in (None, "train", "validation"):
             raise ValueError(f"Invalid split: {split!r} (expected None, 'train' or 'validation')")
         if not 0 <= validation_fraction < 1:
@@ -159,6 +162,9 @@ class VideoFolder:
                 num_frames,) with label_mode="sparse".
         """
         _check_label_mode(label_mode)
+        if self.num_frames is None:
+            raise ValueError("VideoFolder.to_arrays needs a fixed num_frames; this folder reads "
+                             "every frame of each video (num_frames=None)")
         frames, labels = [], []
         for i in range(len(self)):
             video_frames, label = self.read_or_skip(i)
