@@ -85,6 +85,7 @@ class Layer:
         self.input_spec = None
         self._weights = []  # Tensors, in Keras's order (kernel, then bias)
         self._weight_names = []
+        self._weight_trainable = []  # one flag per weight: False for BatchNorm's moving statistics
         self._input_shape_arg = None
         if input_shape is not None:
             self._input_shape_arg = (None,) + _standardize_shape(input_shape, "input_shape", self)
@@ -113,12 +114,14 @@ class Layer:
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)
 
-    def __call__(self, x, training=False):
+    def __call__(self, x, training=False, mask=None):
         x = self._as_tensor(x)
         if not self.built:
             self.check_input_shape(x.shape)
             self.build(x.shape)
         self.check_input_shape(x.shape)
+        if mask is not None:  # only layers whose call takes a mask (GlobalAveragePooling1D)
+            return self.call(x, training=training, mask=mask)
         return self.call(x, training=training)
 
     def _as_tensor(self, x):
@@ -153,26 +156,41 @@ class Layer:
 
     # --- weights -------------------------------------------------------------------------------
 
-    def add_weight(self, shape, initializer, name):
-        """A new weight: a Tensor of this layer's dtype with requires_grad=True, filled by the
-        initialiser (a name such as 'glorot_uniform' or an Initializer)."""
+    def add_weight(self, shape, initializer, name, trainable=True):
+        """A new weight: a Tensor of this layer's dtype filled by the initialiser (a name such as
+        'glorot_uniform' or an Initializer).
+
+        A trainable weight has requires_grad=True and is handed to the optimizer; a weight made
+        with `trainable=False` (BatchNormalization's moving mean and variance) has no gradient,
+        the optimizer never sees it, and the layer updates it itself. Both kinds are saved.
+        """
         values = initializers.get(initializer)(tuple(shape), self.dtype)
-        weight = Tensor(np.asarray(values, dtype=self.dtype), requires_grad=True, name=f"{self.name}/{name}")
+        weight = Tensor(np.asarray(values, dtype=self.dtype), requires_grad=bool(trainable),
+                        name=f"{self.name}/{name}")
         self._weights.append(weight)
         self._weight_names.append(name)
+        self._weight_trainable.append(bool(trainable))
         return weight
 
     @property
     def weights(self):
+        """Every weight, in the order they were added (Keras's order)."""
         return list(self._weights)
 
     @property
     def trainable_weights(self):
-        return list(self._weights) if self.trainable else []
+        """The weights the optimizer updates: none when the layer is frozen (trainable=False)."""
+        if not self.trainable:
+            return []
+        return [w for w, t in zip(self._weights, self._weight_trainable) if t]
 
     @property
     def non_trainable_weights(self):
-        return [] if self.trainable else list(self._weights)
+        """The other weights: all of them when the layer is frozen, else those added with
+        `trainable=False`."""
+        if not self.trainable:
+            return list(self._weights)
+        return [w for w, t in zip(self._weights, self._weight_trainable) if not t]
 
     def get_weights(self):
         """Copies of the weights as NumPy arrays, in Keras's layouts and order."""
