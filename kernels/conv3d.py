@@ -1,174 +1,80 @@
-"""3-D convolution of clips, channels-last, as vol2col + one matrix product per chunk of frames.
-
-The 2-D convolution of conv.py with time as a third axis. Every loop kernel is one source with
-two names: the plain Python function (`_vol2col`, `_col2vol`) and its jitted alias
-(`vol2col = njit(nogil=True, cache=True)(_vol2col)`). Call the plain one, or run anything with
-NUMBA_DISABLE_JIT=1, and the same lines run in the interpreter with the same numbers; the
-drivers `conv3d_forward` / `conv3d_backward` take `jit=False` to use the plain loops.
+"""3-D convolution of clips, channels-last: a sum over the kernel's temporal taps of 2-D
+convolutions of frames, each an im2col + matrix product (BLAS).
 
 Shapes (Keras layout):
     x   (batch, time, height, width, c_in)      w   (kt, kh, kw, c_in, c_out)     b  (c_out,)
     y   (batch, out_t, out_h, out_w, c_out)     out_t, out_h, out_w, padding: geometry.py
 
-The algorithm. Output voxel (n, ot, oh, ow) is the dot product of the window of x under it with
-the kernel. vol2col copies each window into one row of a matrix `cols`:
+The algorithm. Tap `a` of the kernel along time links input frame `it` to output frame `ot` when
 
-    cols[(n, ot, oh, ow), (a, i, j, c)] = x[n, ot*st - pad_front + a*dil_t,
-                                              oh*sh - pad_top + i*dil_h,
-                                              ow*sw - pad_left + j*dil_w, c]   (0 in the padding)
-    y     = cols @ w.reshape(kt*kh*kw*c_in, c_out) + b                 forward
-    dw    = cols.T @ dy,   db = dy summed over (n, ot, oh, ow)         backward
-    dcols = dy @ w.reshape(kt*kh*kw*c_in, c_out).T
-    dx    = col2vol(dcols): each dcols entry added back onto the x voxel it was copied from
+    it = ot * st - pad_front + a * dil_t                      (frames outside 0..time-1: padding)
 
-BLAS (numpy's `@`) does every multiply-add; the Numba loops only move memory. Work is cut in
-two ways:
-  * the batch into one share of clips per core (kernels/cores.py): each core runs vol2col,
-    the products and col2vol of its own clips in its own thread, BLAS single-threaded. A share
-    owns whole clips, so col2vol's additions into dx never race with another thread's;
-  * a share's output frames (the pairs (n, ot)) into chunks whose columns fit CHUNK_BYTES, so
-    that the column matrix stays in cache between vol2col writing it and BLAS reading it.
+and, between those two frames, the 3-D convolution is a 2-D convolution by the kernel's slice
+w[a] `(kh, kw, c_in, c_out)`. So the clip's frames go through conv.py's im2col once each, and
+every frame's columns serve all the taps that read it (a vol2col would copy each frame kt times):
+
+    cols[it] = im2col(x[n, it])                               (out_h*out_w, kh*kw*c_in)
+    y[n, ot]     += cols[it] @ w[a]                           for each linked (it, a, ot)
+    dw[a]        += cols[it].T @ dy[n, ot]
+    dcols[it]    += dy[n, ot] @ w[a].T ;   dx[n, it] = col2im(dcols[it])
+    db            = dy summed over (n, ot, oh, ow)
+
+BLAS does every multiply-add; the Numba loops (conv.py's `_im2col` / `_col2im`, each a plain
+function with a jitted alias) only move memory. `jit=False` runs the plain ones, so a debugger
+steps through every loop, with the same numbers as NUMBA_DISABLE_JIT=1. Work is cut in two ways:
+  * the batch into one share of clips per core (kernels/cores.py): each core runs the loops and
+    the products of its own clips in its own thread, BLAS single-threaded;
+  * a clip's input frames into chunks whose columns fit CHUNK_BYTES, so that the columns stay in
+    cache between im2col writing them and BLAS reading them. Walking input frames, each frame's
+    dx is complete when its chunk is done (col2im writes it once), and no frame is copied twice.
 """
 
 import numpy as np
-from numba import njit
 
+from .conv import _col2im, _im2col, col2im, im2col
 from .cores import bounds, num_parts, run_parts
 from .geometry import conv3d_geometry, float_arrays
 
 CHUNK_BYTES = 4 * 1024 * 1024
-"""Target size of the column buffer; a chunk is as many output frames as fit, at least one."""
+"""Target size of a chunk's columns; a chunk is as many input frames as fit, at least one."""
 
 
-def _vol2col(x, u0, out_t, out_h, out_w, kt, kh, kw, st, sh, sw, dil_t, dil_h, dil_w,
-             pad_front, pad_top, pad_left, cols):
-    """Copy the windows of output frames u0, u0+1, ... (u = n * out_t + ot) into rows of cols.
-
-    Loop nest (one row of cols per output voxel, one column per (tap, channel)):
-
-        for r in range(n_frames * out_h):            # (output frame, output row) pairs
-            u, oh = u0 + r // out_h, r % out_h;  n, ot = u // out_t, u % out_t
-            for ow in range(out_w):
-                for a in range(kt):  for i in range(kh):  for j in range(kw):
-                    for c in range(c_in):
-                        cols[r*out_w + ow, ((a*kh + i)*kw + j)*c_in + c] = x[n, it, ih, iw, c]
-                                                                           or 0 in the padding
-
-    Args:
-        x: input `(batch, time, height, width, c_in)`.
-        u0: the first output frame of the chunk, counted over the whole batch.
-        out_t, out_h, out_w: output size.
-        kt, kh, kw, st, sh, sw, dil_t, dil_h, dil_w: kernel size, strides, dilation.
-        pad_front, pad_top, pad_left: padding before the first frame / row / column.
-        cols: output buffer `(n_frames * out_h * out_w, kt * kh * kw * c_in)`, overwritten.
-
-    Returns:
-        cols.
-    """
-    _, t, h, w, c_in = x.shape
-    n_frames = cols.shape[0] // (out_h * out_w)
-    for r in range(n_frames * out_h):
-        u = u0 + r // out_h
-        n = u // out_t
-        ot = u % out_t
-        oh = r % out_h
-        for ow in range(out_w):
-            row = r * out_w + ow
-            for a in range(kt):
-                it = ot * st - pad_front + a * dil_t
-                for i in range(kh):
-                    ih = oh * sh - pad_top + i * dil_h
-                    for j in range(kw):
-                        iw = ow * sw - pad_left + j * dil_w
-                        base = ((a * kh + i) * kw + j) * c_in
-                        if 0 <= it < t and 0 <= ih < h and 0 <= iw < w:
-                            for c in range(c_in):
-                                cols[row, base + c] = x[n, it, ih, iw, c]
-                        else:
-                            for c in range(c_in):
-                                cols[row, base + c] = 0
-    return cols
+def temporal_links(it, g):
+    """[(a, ot)]: the kernel's taps `a` that read input frame `it`, and the output frames `ot`
+    they write, from it = ot * st - pad_front + a * dil_t."""
+    links = []
+    for a in range(g.kt):
+        t = it + g.pad_front - a * g.dil_t
+        if t >= 0 and t % g.st == 0 and t // g.st < g.out_t:
+            links.append((a, t // g.st))
+    return links
 
 
-# nogil: the threads of kernels/cores.py run it side by side on different clips
-vol2col = njit(nogil=True, cache=True)(_vol2col)
-
-
-def _col2vol(dcols, u0, out_t, out_h, out_w, kt, kh, kw, st, sh, sw, dil_t, dil_h, dil_w,
-             pad_front, pad_top, pad_left, dx):
-    """Add the rows of dcols back onto the voxels of dx they came from (the adjoint of vol2col).
-
-    Loop nest (the same walk as `_vol2col`, reading where it wrote and adding where it read):
-
-        for r in range(n_frames * out_h):
-            u, oh = u0 + r // out_h, r % out_h;  n, ot = u // out_t, u % out_t
-            for ow, a, i, j (skipping taps in the padding):
-                for c in range(c_in):
-                    dx[n, it, ih, iw, c] += dcols[r*out_w + ow, ((a*kh + i)*kw + j)*c_in + c]
-
-    Windows overlap, so this adds: the caller zeroes dx first, and one thread owns each clip.
-
-    Args:
-        dcols: `(n_frames * out_h * out_w, kt * kh * kw * c_in)`, the gradient of the columns.
-        u0 .. pad_left: as in `_vol2col`.
-        dx: `(batch, time, height, width, c_in)`, added into.
-
-    Returns:
-        dx.
-    """
-    _, t, h, w, c_in = dx.shape
-    n_frames = dcols.shape[0] // (out_h * out_w)
-    for r in range(n_frames * out_h):
-        u = u0 + r // out_h
-        n = u // out_t
-        ot = u % out_t
-        oh = r % out_h
-        for ow in range(out_w):
-            row = r * out_w + ow
-            for a in range(kt):
-                it = ot * st - pad_front + a * dil_t
-                if it < 0 or it >= t:
-                    continue
-                for i in range(kh):
-                    ih = oh * sh - pad_top + i * dil_h
-                    if ih < 0 or ih >= h:
-                        continue
-                    for j in range(kw):
-                        iw = ow * sw - pad_left + j * dil_w
-                        if iw < 0 or iw >= w:
-                            continue
-                        base = ((a * kh + i) * kw + j) * c_in
-                        for c in range(c_in):
-                            dx[n, it, ih, iw, c] += dcols[row, base + c]
-    return dx
-
-
-col2vol = njit(nogil=True, cache=True)(_col2vol)
-
-
-def _geometry_args(g):
-    """The Geometry3D fields the loops take, in their order."""
-    return (g.out_t, g.out_h, g.out_w, g.kt, g.kh, g.kw, g.st, g.sh, g.sw, g.dil_t, g.dil_h,
-            g.dil_w, g.pad_front, g.pad_top, g.pad_left)
-
-
-def _chunk_frames(chunk, rows_per_frame, k, itemsize):
-    """Output frames per chunk: the caller's choice, else as many as fit in CHUNK_BYTES."""
+def _chunk_frames(chunk, rows, k, itemsize):
+    """Input frames per chunk: the caller's choice, else as many as fit in CHUNK_BYTES."""
     if chunk is not None:
         return max(1, int(chunk))
-    return max(1, CHUNK_BYTES // (rows_per_frame * k * itemsize))
+    return max(1, CHUNK_BYTES // (rows * k * itemsize))
+
+
+def _frame_args(g):
+    """conv.py's im2col / col2im arguments after n0: the 2-D geometry of one frame."""
+    return (g.out_h, g.out_w, g.kh, g.kw, g.sh, g.sw, g.dil_h, g.dil_w, g.pad_top, g.pad_left)
 
 
 def conv3d_forward(x, w, b=None, strides=1, padding="valid", dilation_rate=1, *, chunk=None,
                    jit=True):
-    """y = conv3d(x, w) + b, as vol2col + BLAS, a chunk of output frames at a time.
+    """y = conv3d(x, w) + b, as a sum over temporal taps of frame convolutions (im2col + BLAS).
 
     Loop nest:
 
         for each core's share of the clips, side by side:      # kernels/cores.py, threads
-            for u0 in its output frames, chunk by chunk:        # Python
-                cols = vol2col(x, frames u0 .. u0 + chunk)      # Numba
-                y[frames u0 ..] = cols @ w.reshape(-1, c_out) + b       # BLAS, one thread
+            for n in its clips:
+                y[n] = b
+                for f0 in range(0, time, chunk):                # Python
+                    cols = im2col(x[n, f0 : f0 + chunk])        # Numba, each frame once
+                    for it in the chunk, for (a, ot) in temporal_links(it):
+                        y[n, ot] += cols[it] @ w[a]             # BLAS, one thread
 
     Args:
         x: `(batch, time, height, width, c_in)`, float32 or float64.
@@ -176,61 +82,65 @@ def conv3d_forward(x, w, b=None, strides=1, padding="valid", dilation_rate=1, *,
         b: `(c_out,)` or None.
         strides, dilation_rate: an int or a triple `(along time, height, width)`.
         padding: "valid" or "same" (Keras semantics on all three axes, see geometry.py).
-        chunk: output frames per chunk; None picks by CHUNK_BYTES.
-        jit: False runs the plain-Python vol2col, and the shares one after the other.
+        chunk: input frames per chunk; None picks by CHUNK_BYTES.
+        jit: False runs the plain-Python im2col, and the shares one after the other.
 
     Returns:
         y `(batch, out_t, out_h, out_w, c_out)`.
     """
     x, w, b = float_arrays("conv3d", x, w, b)
     g = conv3d_geometry(x.shape, w.shape, strides, padding, dilation_rate)
-    n = x.shape[0]
-    c_out = w.shape[4]
-    rows = g.out_h * g.out_w  # rows of cols per output frame
-    k = w.size // c_out
-    w2 = w.reshape(k, c_out)
-    kernel = vol2col if jit else _vol2col
-    y = np.empty((n, g.out_t, g.out_h, g.out_w, c_out), dtype=x.dtype)
-    y2 = y.reshape(-1, c_out)
+    n, t = x.shape[:2]
+    kt, c_out = w.shape[0], w.shape[4]
+    rows = g.out_h * g.out_w  # rows of columns per frame
+    k = w[0].size // c_out  # kh * kw * c_in
+    taps = w.reshape(kt, k, c_out)
+    frames = x.reshape((n * t,) + x.shape[2:])  # the clips' frames, as conv.py's images
+    to_cols = im2col if jit else _im2col
+    y = np.empty((n, g.out_t, rows, c_out), dtype=x.dtype)
     chunk = _chunk_frames(chunk, rows, k, x.itemsize)
-    args = _geometry_args(g)
+    links = [temporal_links(it, g) for it in range(t)]
 
     def share(lo, hi):  # clips lo .. hi-1, on one core
-        first, last = lo * g.out_t, hi * g.out_t
-        buf = np.empty((min(chunk, last - first) * rows, k), dtype=x.dtype)
-        for u0 in range(first, last, chunk):
-            nu = min(chunk, last - u0)
-            cols = kernel(x, u0, *args, buf[: nu * rows])
-            y_chunk = y2[u0 * rows:(u0 + nu) * rows]
-            np.matmul(cols, w2, out=y_chunk)  # BLAS
-            if b is not None:
-                y_chunk += b
+        cols = np.empty((min(chunk, t) * rows, k), dtype=x.dtype)
+        product = np.empty((rows, c_out), dtype=x.dtype)
+        for i in range(lo, hi):
+            y[i] = 0 if b is None else b
+            for f0 in range(0, t, chunk):
+                nf = min(chunk, t - f0)
+                to_cols(frames, i * t + f0, *_frame_args(g), cols[: nf * rows])
+                for it in range(f0, f0 + nf):
+                    frame_cols = cols[(it - f0) * rows:(it - f0 + 1) * rows]
+                    for a, ot in links[it]:
+                        y[i, ot] += np.matmul(frame_cols, taps[a], out=product)  # BLAS
 
-    _run_shares(share, n, 2 * y2.shape[0] * k * c_out, jit)
-    return y
+    _run_shares(share, n, 2 * y.size * kt * k, jit)
+    return y.reshape(n, g.out_t, g.out_h, g.out_w, c_out)
 
 
 def conv3d_backward(dy, x, w, strides=1, padding="valid", dilation_rate=1, *, need_dx=True,
                     need_dw=True, need_db=True, chunk=None, jit=True):
-    """Gradients of conv3d: dx, dw, db from dy, a chunk of output frames at a time.
+    """Gradients of conv3d: dx, dw, db from dy, walking each clip's input frames in chunks.
 
     Loop nest:
 
         for each core's share of the clips, side by side:      # kernels/cores.py, threads
-            dx[its clips] = 0
-            for u0 in its output frames, chunk by chunk:
-                cols = vol2col(x, frames u0 .. u0 + chunk)                  # Numba
-                dw_share += cols.T @ dy[frames]                             # BLAS
-                db_share += ones @ dy[frames]                               # BLAS
-                dcols = dy[frames] @ w.reshape(-1, c_out).T  (same buffer)  # BLAS
-                dx += col2vol(dcols)                                        # Numba
+            for n in its clips, for each chunk of input frames:
+                cols = im2col(x[n, chunk])                                  # Numba
+                for it in the chunk:
+                    dcols[it] = 0
+                    for (a, ot) in temporal_links(it):
+                        dw_share[a] += cols[it].T @ dy[n, ot]               # BLAS
+                        dcols[it]   += dy[n, ot] @ w[a].T                   # BLAS
+                dx[n, chunk] = col2im(dcols)                                # Numba
+                db_share += ones @ dy[n]                                    # BLAS
         dw, db = the sums of the shares' dw, db (in float64, then cast to x's dtype)
 
     Args:
         dy: `(batch, out_t, out_h, out_w, c_out)`, the gradient of the loss with respect to y.
         x, w, strides, padding, dilation_rate: as given to `conv3d_forward`.
         need_dx, need_dw, need_db: skip the gradients nobody needs (None is returned for them).
-        chunk: output frames per chunk; None picks by CHUNK_BYTES.
+        chunk: input frames per chunk; None picks by CHUNK_BYTES.
         jit: False runs the plain-Python loops, and the shares one after the other.
 
     Returns:
@@ -238,42 +148,53 @@ def conv3d_backward(dy, x, w, strides=1, padding="valid", dilation_rate=1, *, ne
     """
     x, w, dy = float_arrays("conv3d_backward", x, w, dy)
     g = conv3d_geometry(x.shape, w.shape, strides, padding, dilation_rate)
-    n = x.shape[0]
-    c_out = w.shape[4]
+    n, t = x.shape[:2]
+    kt, c_out = w.shape[0], w.shape[4]
     rows = g.out_h * g.out_w
-    k = w.size // c_out
-    w2 = w.reshape(k, c_out)
-    dy2 = dy.reshape(-1, c_out)
-    to_cols, from_cols = (vol2col, col2vol) if jit else (_vol2col, _col2vol)
+    k = w[0].size // c_out
+    taps = w.reshape(kt, k, c_out)
+    frames = x.reshape((n * t,) + x.shape[2:])
+    dy3 = dy.reshape(n, g.out_t, rows, c_out)
+    to_cols, from_cols = (im2col, col2im) if jit else (_im2col, _col2im)
     dx = np.empty_like(x) if need_dx else None
+    dx_frames = None if dx is None else dx.reshape(frames.shape)
     chunk = _chunk_frames(chunk, rows, k, x.itemsize)
-    args = _geometry_args(g)
+    links = [temporal_links(it, g) for it in range(t)]
 
     def share(lo, hi):  # clips lo .. hi-1, on one core; returns their parts of dw and db
-        first, last = lo * g.out_t, hi * g.out_t
-        dw_sum = np.zeros((k, c_out), dtype=np.float64)
-        dw_chunk = np.empty((k, c_out), dtype=x.dtype)
+        dw_sum = np.zeros((kt, k, c_out), dtype=np.float64)
+        dw_product = np.empty((k, c_out), dtype=x.dtype)
         db_sum = np.zeros(c_out, dtype=np.float64)
-        ones = np.ones(min(chunk, last - first) * rows, dtype=x.dtype)
-        buf = np.empty((min(chunk, last - first) * rows, k), dtype=x.dtype)
-        if need_dx:
-            dx[lo:hi] = 0  # col2vol adds into it
-        for u0 in range(first, last, chunk):
-            nu = min(chunk, last - u0)
-            dy_chunk = dy2[u0 * rows:(u0 + nu) * rows]
-            if need_dw:
-                cols = to_cols(x, u0, *args, buf[: nu * rows])
-                np.matmul(cols.T, dy_chunk, out=dw_chunk)  # BLAS
-                dw_sum += dw_chunk
+        ones = np.ones(g.out_t * rows, dtype=x.dtype)
+        cols = np.empty((min(chunk, t) * rows, k), dtype=x.dtype) if need_dw else None
+        dcols = np.empty((min(chunk, t) * rows, k), dtype=x.dtype) if need_dx else None
+        dcols_product = np.empty((rows, k), dtype=x.dtype) if need_dx else None
+        for i in range(lo, hi):
             if need_db:
-                db_sum += ones[: nu * rows] @ dy_chunk  # BLAS
-            if need_dx:
-                dcols = np.matmul(dy_chunk, w2.T, out=buf[: nu * rows])  # BLAS
-                from_cols(dcols, u0, *args, dx)
+                db_sum += ones @ dy3[i].reshape(-1, c_out)  # BLAS
+            if not (need_dw or need_dx):
+                continue
+            for f0 in range(0, t, chunk):
+                nf = min(chunk, t - f0)
+                if need_dw:
+                    to_cols(frames, i * t + f0, *_frame_args(g), cols[: nf * rows])
+                for it in range(f0, f0 + nf):
+                    r0, r1 = (it - f0) * rows, (it - f0 + 1) * rows
+                    if need_dx:
+                        dcols[r0:r1] = 0
+                    for a, ot in links[it]:
+                        if need_dw:
+                            dw_sum[a] += np.matmul(cols[r0:r1].T, dy3[i, ot],
+                                                   out=dw_product)  # BLAS
+                        if need_dx:
+                            dcols[r0:r1] += np.matmul(dy3[i, ot], taps[a].T,
+                                                      out=dcols_product)  # BLAS
+                if need_dx:
+                    from_cols(dcols[: nf * rows], i * t + f0, *_frame_args(g), dx_frames)
         return dw_sum, db_sum
 
     passes = int(need_dx) + int(need_dw)
-    shares = _run_shares(share, n, passes * 2 * dy2.shape[0] * k * c_out, jit)
+    shares = _run_shares(share, n, passes * 2 * dy.size * kt * k, jit)
     dw = sum(dw for dw, _ in shares).astype(x.dtype).reshape(w.shape) if need_dw else None
     db = sum(db for _, db in shares).astype(x.dtype) if need_db else None
     return dx, dw, db

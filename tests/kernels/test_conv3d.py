@@ -120,7 +120,7 @@ def test_conv3d_chunks_do_not_change_the_numbers(monkeypatch):
                                    rtol=1e-12)
         for got, want in zip(conv3d_backward(dy, x, w, 1, "same", chunk=chunk), grads):
             np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
-    monkeypatch.setattr(conv3d_module, "CHUNK_BYTES", 1)  # one output frame per chunk
+    monkeypatch.setattr(conv3d_module, "CHUNK_BYTES", 1)  # one frame per chunk
     np.testing.assert_allclose(conv3d_forward(x, w, None, 1, "same"), y, rtol=1e-12)
 
 
