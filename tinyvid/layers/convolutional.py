@@ -102,7 +102,7 @@ class Conv3D(Layer):
     Shapes: x `(batch, time, height, width, c_in)` -> y `(batch, out_t, out_h, out_w, filters)`;
     the kernel W is `(kt, kh, kw, c_in, filters)` and the bias `(filters,)`, Keras's layouts.
     Each of the three axes follows the output-size rules above; 'same' pads time as well. The
-    arithmetic is tinyvid.nn.conv3d's (vol2col + BLAS).
+    arithmetic is tinyvid.nn.conv3d's (frames through im2col, one matrix product per temporal tap).
 
     Args:
         filters: the number of output channels, a positive int.

@@ -3,7 +3,7 @@ backward side by side), its public function, and that function's argument checks
 
     dense.py          dense(x, w, b)                       y = x @ w + b        -> kernels/dense.py
     conv.py           conv2d(x, w, b, strides, padding)    im2col + BLAS        -> kernels/conv.py
-    conv3d.py         conv3d(x, w, b, strides, padding)    vol2col + BLAS       -> kernels/conv3d.py
+    conv3d.py         conv3d(x, w, b, strides, padding)    frames im2col + BLAS -> kernels/conv3d.py
     pool.py           max_pool2d, avg_pool2d, max_pool3d, avg_pool3d  -> kernels/pool.py, pool3d.py
     normalization.py  batch_normalization                  fused, batch or moving statistics
     softmax.py        softmax, log_softmax                 fused, stable

@@ -1,4 +1,4 @@
-"""conv3d: a 3-D convolution of clips as one Function around kernels/conv3d.py (vol2col + BLAS).
+"""conv3d: a 3-D convolution of clips as one Function around kernels/conv3d.py (im2col + BLAS).
 
     x  (batch, time, height, width, c_in)    w  (kt, kh, kw, c_in, c_out)    b  (c_out,)
     y  (batch, out_t, out_h, out_w, c_out)
@@ -39,7 +39,8 @@ class Conv3D(Function):
     def backward(ctx: Any, grad_output: np.ndarray) -> tuple[Any, ...]:
         x, w = ctx.saved_tensors
         need_dx, need_dw, need_db = ctx.needs_input_grad
-        # dy/dx = w "turned back" onto the input (col2vol of dy w^T), dy/dw = cols^T dy, dy/db = 1
+        # dy/dx = w "turned back" onto the input (col2im of dy w[a]^T per tap), dy/dw[a] =
+        # cols^T dy, dy/db = 1
         return conv3d_backward(grad_output, x, w, *ctx.params, need_dx=need_dx,
                                need_dw=need_dw, need_db=need_db)
 
