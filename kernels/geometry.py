@@ -278,3 +278,141 @@ def float_arrays(fn: str, *arrays: Any) -> tuple[Any, ...]:
         raise ValueError(f"{fn}: expected float32 or float64 arrays, got dtypes "
                          f"{', '.join(str(np.asarray(a).dtype) for a in present)}")
     return tuple(None if a is None else np.ascontiguousarray(a, dtype=dtype) for a in arrays)
+
+
+# ---- 3-D: clips (batch, time, height, width, channels) --------------------------------------------
+# The same per-axis rules (axis_geometry), applied to time as well as height and width.
+
+
+class Geometry3D(NamedTuple):
+    """Everything a 3-D window kernel needs besides the arrays (all Python ints): per axis
+    (t = time, h = height, w = width) the output length, the padding before / after, the taps,
+    the stride and the dilation."""
+
+    out_t: int
+    out_h: int
+    out_w: int
+    pad_front: int
+    pad_back: int
+    pad_top: int
+    pad_bottom: int
+    pad_left: int
+    pad_right: int
+    kt: int
+    kh: int
+    kw: int
+    st: int
+    sh: int
+    sw: int
+    dil_t: int
+    dil_h: int
+    dil_w: int
+
+
+def triple(value: int | Sequence[int]) -> tuple[int, int, int]:
+    """`v` -> `(v, v, v)`; a triple stays a triple. No checks: see `normalize_tuple`."""
+    if isinstance(value, numbers.Integral):
+        return (int(value),) * 3
+    first, second, third = value
+    return (int(first), int(second), int(third))
+
+
+def volume_geometry(t: int, h: int, w: int, kernel_size: int | Sequence[int],
+                    strides: int | Sequence[int], padding: str,
+                    dilation: int | Sequence[int] = 1) -> Geometry3D:
+    """Output size and padding of a 3-D window op (conv or pool) on a `t x h x w` clip.
+
+    Each axis follows `axis_geometry` (Keras / TensorFlow 'same': the odd extra pixel goes
+    after, i.e. at the last frame, the bottom, the right).
+    """
+    kt, kh, kw = triple(kernel_size)
+    st, sh, sw = triple(strides)
+    dil_t, dil_h, dil_w = triple(dilation)
+    out_t, front, back = axis_geometry(t, kt, st, dil_t, padding)
+    out_h, top, bottom = axis_geometry(h, kh, sh, dil_h, padding)
+    out_w, left, right = axis_geometry(w, kw, sw, dil_w, padding)
+    return Geometry3D(out_t, out_h, out_w, front, back, top, bottom, left, right,
+                      kt, kh, kw, st, sh, sw, dil_t, dil_h, dil_w)
+
+
+def conv3d_geometry(x_shape: Sequence[int], w_shape: Sequence[int],
+                    strides: int | Sequence[int] = 1, padding: str = "valid",
+                    dilation_rate: int | Sequence[int] = 1) -> Geometry3D:
+    """The Geometry3D of x `(batch, t, h, w, c_in)` convolved by w `(kt, kh, kw, c_in, c_out)`."""
+    return volume_geometry(x_shape[1], x_shape[2], x_shape[3], tuple(w_shape[:3]), strides,
+                           padding, dilation_rate)
+
+
+def pool3d_geometry(x_shape: Sequence[int], pool_size: int | Sequence[int] = 2,
+                    strides: int | Sequence[int] | None = None,
+                    padding: str = "valid") -> Geometry3D:
+    """The Geometry3D of a 3-D pooling of x `(batch, t, h, w, c)`; strides None = pool_size."""
+    return volume_geometry(x_shape[1], x_shape[2], x_shape[3], pool_size,
+                           pool_size if strides is None else strides, padding)
+
+
+def check_conv3d(x_shape: Sequence[int], w_shape: Sequence[int],
+                 b_shape: Sequence[int] | None, strides: Any, padding: Any, dilation_rate: Any,
+                 fn: str = "conv3d") -> tuple[tuple[int, ...], str, tuple[int, ...]]:
+    """Check a 3-D convolution's shapes and arguments; return (strides, padding, dilation).
+
+    Args:
+        x_shape: `(batch, time, height, width, c_in)`.
+        w_shape: `(kt, kh, kw, c_in, c_out)`.
+        b_shape: `(c_out,)`, or None for no bias.
+        strides, dilation_rate: an int or a triple.
+        padding: "valid" or "same".
+        fn: the public function's name, for error messages.
+
+    Raises:
+        ValueError: naming `fn`, the argument, what was expected and what came.
+    """
+    if len(x_shape) != 5:
+        raise ValueError(f"{fn}: expected x of 5 dimensions (batch, time, height, width, "
+                         f"channels), got x.shape={tuple(x_shape)}")
+    if len(w_shape) != 5:
+        raise ValueError(f"{fn}: expected a kernel w of 5 dimensions (kt, kh, kw, c_in, c_out), "
+                         f"got w.shape={tuple(w_shape)}")
+    if min(w_shape) < 1:
+        raise ValueError(f"{fn}: every dimension of the kernel must be >= 1, "
+                         f"got w.shape={tuple(w_shape)}")
+    if x_shape[4] != w_shape[3]:
+        raise ValueError(f"{fn}: input has {x_shape[4]} channels (x.shape={tuple(x_shape)}) "
+                         f"but the kernel expects {w_shape[3]} (w.shape={tuple(w_shape)})")
+    if b_shape is not None and tuple(b_shape) != (w_shape[4],):
+        raise ValueError(f"{fn}: expected a bias of shape ({w_shape[4]},) for a kernel with "
+                         f"{w_shape[4]} output channels (w.shape={tuple(w_shape)}), "
+                         f"got b.shape={tuple(b_shape)}")
+    steps = normalize_tuple(strides, 3, "strides", fn)
+    dilation = normalize_tuple(dilation_rate, 3, "dilation_rate", fn)
+    padding = check_padding(padding, fn)
+    g = conv3d_geometry(x_shape, w_shape, steps, padding, dilation)
+    if min(g.out_t, g.out_h, g.out_w) < 1:
+        span = tuple((k - 1) * d + 1 for k, d in zip(w_shape[:3], dilation))
+        raise ValueError(f"{fn}: the kernel spans {span} (w.shape={tuple(w_shape)}, "
+                         f"dilation_rate={dilation}), larger than the input's "
+                         f"{tuple(x_shape[1:4])} (x.shape={tuple(x_shape)}) with "
+                         f"padding='valid'")
+    return steps, padding, dilation
+
+
+def check_pool3d(x_shape: Sequence[int], pool_size: Any, strides: Any, padding: Any,
+                 fn: str = "max_pool3d") -> tuple[tuple[int, ...], tuple[int, ...], str]:
+    """Check a 3-D pooling's arguments; return (pool_size, strides, padding), strides None =
+    pool_size.
+
+    Raises:
+        ValueError: naming `fn`, the argument, what was expected and what came.
+    """
+    if len(x_shape) != 5:
+        raise ValueError(f"{fn}: expected x of 5 dimensions (batch, time, height, width, "
+                         f"channels), got x.shape={tuple(x_shape)}")
+    pool = normalize_tuple(pool_size, 3, "pool_size", fn)
+    steps = pool if strides is None else normalize_tuple(strides, 3, "strides", fn)
+    padding = check_padding(padding, fn)
+    g = pool3d_geometry(x_shape, pool, steps, padding)
+    if min(g.out_t, g.out_h, g.out_w) < 1:
+        raise ValueError(f"{fn}: pool_size={pool} is larger than the input's "
+                         f"{tuple(x_shape[1:4])} (x.shape={tuple(x_shape)}) with "
+                         f"padding='valid'")
+    return pool, steps, padding

@@ -8,7 +8,7 @@ Padding follows Keras (geometry.py); these functions trust their arguments.
 
 import numpy as np
 
-from .geometry import normalize_pair, window_geometry
+from .geometry import normalize_pair, volume_geometry, window_geometry
 
 
 def _pad(x, g, value):
@@ -134,3 +134,110 @@ def dense_backward_reference(dy, x, w):
     dw = np.einsum("ri,ro->io", x2, dy2)
     db = dy2.sum(axis=0)
     return dx, dw, db
+
+
+# ---- 3-D: clips (batch, time, height, width, channels), kernels (kt, kh, kw, c_in, c_out) -------
+
+
+def _pad3d(x, g, value):
+    """x padded the Keras way along time, height and width."""
+    pads = ((0, 0), (g.pad_front, g.pad_back), (g.pad_top, g.pad_bottom),
+            (g.pad_left, g.pad_right), (0, 0))
+    return np.pad(x, pads, constant_values=value)
+
+
+def _unpad3d(xp, g, x_shape):
+    _, t, h, w, _ = x_shape
+    return xp[:, g.pad_front:g.pad_front + t, g.pad_top:g.pad_top + h,
+              g.pad_left:g.pad_left + w, :]
+
+
+def _window3d(g, ot, oh, ow):
+    """Index of the window under output voxel (ot, oh, ow) in the padded input: three slices."""
+    return (slice(ot * g.st, ot * g.st + (g.kt - 1) * g.dil_t + 1, g.dil_t),
+            slice(oh * g.sh, oh * g.sh + (g.kh - 1) * g.dil_h + 1, g.dil_h),
+            slice(ow * g.sw, ow * g.sw + (g.kw - 1) * g.dil_w + 1, g.dil_w))
+
+
+def _outputs3d(g):
+    return np.ndindex(g.out_t, g.out_h, g.out_w)
+
+
+def conv3d_reference(x, w, b=None, strides=1, padding="valid", dilation_rate=1):
+    """y[n, ot, oh, ow, o] = sum over (a, i, j, c) of window[n, a, i, j, c] * w[a, i, j, c, o]
+    + b[o]."""
+    g = volume_geometry(*x.shape[1:4], w.shape[:3], strides, padding, dilation_rate)
+    xp = _pad3d(x, g, 0)
+    y = np.zeros((x.shape[0], g.out_t, g.out_h, g.out_w, w.shape[4]), dtype=x.dtype)
+    for ot, oh, ow in _outputs3d(g):
+        t, r, c = _window3d(g, ot, oh, ow)
+        y[:, ot, oh, ow, :] = np.einsum("naijc,aijco->no", xp[:, t, r, c, :], w)
+    return y if b is None else y + b
+
+
+def conv3d_backward_reference(dy, x, w, strides=1, padding="valid", dilation_rate=1):
+    """dx, dw, db of conv3d: each output voxel sends dy back through the window it read."""
+    g = volume_geometry(*x.shape[1:4], w.shape[:3], strides, padding, dilation_rate)
+    xp = _pad3d(x, g, 0)
+    dxp = np.zeros_like(xp)
+    dw = np.zeros_like(w)
+    for ot, oh, ow in _outputs3d(g):
+        t, r, c = _window3d(g, ot, oh, ow)
+        dxp[:, t, r, c, :] += np.einsum("no,aijco->naijc", dy[:, ot, oh, ow, :], w)
+        dw += np.einsum("naijc,no->aijco", xp[:, t, r, c, :], dy[:, ot, oh, ow, :])
+    return _unpad3d(dxp, g, x.shape), dw, dy.sum(axis=(0, 1, 2, 3))
+
+
+def _pool3d_geometry(x, pool_size, strides, padding):
+    pool = volume_geometry(1, 1, 1, pool_size, 1, "valid")[9:12]  # (kt, kh, kw)
+    return volume_geometry(*x.shape[1:4], pool, pool if strides is None else strides, padding)
+
+
+def max_pool3d_reference(x, pool_size=2, strides=None, padding="valid"):
+    """y[n, ot, oh, ow, c] = max of the window, padding counting as -inf."""
+    g = _pool3d_geometry(x, pool_size, strides, padding)
+    xp = _pad3d(x, g, -np.inf)
+    y = np.empty((x.shape[0], g.out_t, g.out_h, g.out_w, x.shape[4]), dtype=x.dtype)
+    for ot, oh, ow in _outputs3d(g):
+        y[:, ot, oh, ow, :] = xp[(slice(None),) + _window3d(g, ot, oh, ow)].max(axis=(1, 2, 3))
+    return y
+
+
+def max_pool3d_backward_reference(dy, x, pool_size=2, strides=None, padding="valid"):
+    """dx: each window's dy goes to its first maximum in (a, i, j) order (as TF and PyTorch)."""
+    g = _pool3d_geometry(x, pool_size, strides, padding)
+    xp = _pad3d(x, g, -np.inf)
+    dxp = np.zeros_like(xp)
+    n, c = x.shape[0], x.shape[4]
+    for ot, oh, ow in _outputs3d(g):
+        window = xp[(slice(None),) + _window3d(g, ot, oh, ow)].reshape(n, -1, c)
+        a, i, j = np.unravel_index(window.argmax(axis=1), (g.kt, g.kh, g.kw))
+        for b in range(n):
+            for ch in range(c):
+                dxp[b, ot * g.st + a[b, ch], oh * g.sh + i[b, ch], ow * g.sw + j[b, ch],
+                    ch] += dy[b, ot, oh, ow, ch]
+    return _unpad3d(dxp, g, x.shape)
+
+
+def avg_pool3d_reference(x, pool_size=2, strides=None, padding="valid"):
+    """y[n, ot, oh, ow, c] = mean of the window over its real (not padded) voxels, as Keras/TF."""
+    g = _pool3d_geometry(x, pool_size, strides, padding)
+    xp = _pad3d(x, g, 0)
+    real = _pad3d(np.ones((1,) + x.shape[1:4] + (1,), dtype=x.dtype), g, 0)
+    y = np.empty((x.shape[0], g.out_t, g.out_h, g.out_w, x.shape[4]), dtype=x.dtype)
+    for ot, oh, ow in _outputs3d(g):
+        index = (slice(None),) + _window3d(g, ot, oh, ow)
+        y[:, ot, oh, ow, :] = xp[index].sum(axis=(1, 2, 3)) / real[index].sum()
+    return y
+
+
+def avg_pool3d_backward_reference(dy, x, pool_size=2, strides=None, padding="valid"):
+    """dx: each window's dy, divided by its count of real voxels, goes to each of them."""
+    g = _pool3d_geometry(x, pool_size, strides, padding)
+    real = _pad3d(np.ones((1,) + x.shape[1:4] + (1,), dtype=x.dtype), g, 0)
+    dxp = np.zeros_like(_pad3d(x, g, 0))
+    for ot, oh, ow in _outputs3d(g):
+        index = (slice(None),) + _window3d(g, ot, oh, ow)
+        mask = real[index]
+        dxp[index] += dy[:, ot:ot + 1, oh:oh + 1, ow:ow + 1, :] * mask / mask.sum()
+    return _unpad3d(dxp, g, x.shape)

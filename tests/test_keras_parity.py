@@ -149,3 +149,142 @@ def test_glorot_uniform_limits_match_keras_for_conv_and_dense():
         assert np.abs(k_values).max() <= limit
         # both fill the range (same fans as Keras): the largest draws come close to the limit
         assert np.abs(t_values).max() > 0.95 * limit and np.abs(k_values).max() > 0.95 * limit
+
+
+# ---- the layers that see time: one small model per layer, Keras's weights, same numbers ------------
+
+CLIP = (4, 6, 6, 2)
+
+
+def _temporal_cases():
+    """(id, input shape, Keras layers, tinyvid layers): each is followed by Flatten and a Dense
+    softmax head, so that a loss and Adam steps reach every weight."""
+    K, T = keras.layers, layers
+    return [
+        ("conv3d_same", CLIP, lambda: [K.Conv3D(3, 3, padding="same", activation="relu")],
+         lambda: [T.Conv3D(3, 3, padding="same", activation="relu")]),
+        ("conv3d_strided_same", CLIP, lambda: [K.Conv3D(3, (2, 3, 3), strides=2, padding="same")],
+         lambda: [T.Conv3D(3, (2, 3, 3), strides=2, padding="same")]),
+        ("conv3d_valid_dilated", CLIP, lambda: [K.Conv3D(2, 2, dilation_rate=(2, 1, 2))],
+         lambda: [T.Conv3D(2, 2, dilation_rate=(2, 1, 2))]),
+        ("max_pooling3d", CLIP, lambda: [K.Conv3D(3, 1), K.MaxPooling3D((1, 2, 2))],
+         lambda: [T.Conv3D(3, 1), T.MaxPooling3D((1, 2, 2))]),
+        ("average_pooling3d", CLIP, lambda: [K.Conv3D(3, 1), K.AveragePooling3D(2)],
+         lambda: [T.Conv3D(3, 1), T.AveragePooling3D(2)]),
+        ("global_average_pooling3d", CLIP, lambda: [K.Conv3D(3, 2), K.GlobalAveragePooling3D()],
+         lambda: [T.Conv3D(3, 2), T.GlobalAveragePooling3D()]),
+        ("global_max_pooling2d", (6, 6, 2), lambda: [K.Conv2D(3, 3), K.GlobalMaxPooling2D()],
+         lambda: [T.Conv2D(3, 3), T.GlobalMaxPooling2D()]),
+        ("global_average_pooling1d", (5, 3), lambda: [K.Dense(4), K.GlobalAveragePooling1D()],
+         lambda: [T.Dense(4), T.GlobalAveragePooling1D()]),
+        ("reshape", CLIP, lambda: [K.Conv3D(2, 1), K.Reshape((4, -1)), K.Dense(3)],
+         lambda: [T.Conv3D(2, 1), T.Reshape((4, -1)), T.Dense(3)]),
+        # Before BatchNormalization a bias has a zero gradient (the batch mean cancels it), so
+        # Adam would move it by rounding noise alone: the layers before it have none, as usual.
+        ("batch_norm_after_conv3d", CLIP,
+         lambda: [K.Conv3D(3, 2, use_bias=False), K.BatchNormalization()],
+         lambda: [T.Conv3D(3, 2, use_bias=False), T.BatchNormalization()]),
+        ("batch_norm_after_conv2d", (6, 6, 2),
+         lambda: [K.Conv2D(3, 3, use_bias=False), K.BatchNormalization(momentum=0.9)],
+         lambda: [T.Conv2D(3, 3, use_bias=False), T.BatchNormalization(momentum=0.9)]),
+        ("batch_norm_after_dense", (5,),
+         lambda: [K.Dense(4, use_bias=False), K.BatchNormalization(center=False, epsilon=1e-2)],
+         lambda: [T.Dense(4, use_bias=False), T.BatchNormalization(center=False, epsilon=1e-2)]),
+        ("time_distributed_conv2d", CLIP, lambda: [K.TimeDistributed(K.Conv2D(3, 3))],
+         lambda: [T.TimeDistributed(T.Conv2D(3, 3))]),
+        ("time_distributed_dense", (4, 5), lambda: [K.TimeDistributed(K.Dense(3))],
+         lambda: [T.TimeDistributed(T.Dense(3))]),
+    ]
+
+
+TEMPORAL = {case[0]: case[1:] for case in _temporal_cases()}
+
+
+def temporal_twins(case, seed=0):
+    shape, make_keras, make_tinyvid = TEMPORAL[case]
+    keras.utils.set_random_seed(seed)
+    k_model = keras.Sequential([keras.Input(shape=shape), *make_keras(), keras.layers.Flatten(),
+                                keras.layers.Dense(CLASSES, activation="softmax")])
+    k_model.compile(optimizer=keras.optimizers.Adam(learning_rate=0.01),
+                    loss="categorical_crossentropy")
+    t_model = Sequential([layers.Input(shape=shape), *make_tinyvid(), layers.Flatten(),
+                          layers.Dense(CLASSES, activation="softmax")])
+    t_model.compile(optimizer=optimizers.Adam(learning_rate=0.01), loss="categorical_crossentropy")
+    t_model.set_weights(k_model.get_weights())
+    return k_model, t_model
+
+
+def temporal_data(shape, n, seed):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n,) + shape).astype(np.float32)
+    return x, np.eye(CLASSES, dtype=np.float32)[rng.integers(0, CLASSES, n)]
+
+
+@pytest.mark.parametrize("case", sorted(TEMPORAL))
+def test_temporal_layer_same_predictions_and_weights_after_adam_steps(case):
+    k_model, t_model = temporal_twins(case)
+    shape = TEMPORAL[case][0]
+    assert [w.shape for w in t_model.get_weights()] == [tuple(w.shape) for w in k_model.get_weights()]
+    assert t_model.count_params() == k_model.count_params()
+    assert t_model.compute_output_shape((None,) + shape) == tuple(k_model.output_shape)
+    x, _ = temporal_data(shape, BATCH, seed=1)
+    np.testing.assert_allclose(t_model.predict(x, verbose=0), np.asarray(k_model.predict(x, verbose=0)),
+                               rtol=1e-5, atol=1e-6)
+    for step in range(3):
+        x, y = temporal_data(shape, BATCH, seed=10 + step)
+        k_loss = float(k_model.train_on_batch(x, y))
+        assert t_model.train_on_batch(x, y) == pytest.approx(k_loss, rel=1e-5)
+    for t_w, k_w in zip(t_model.get_weights(), k_model.get_weights()):
+        np.testing.assert_allclose(t_w, np.asarray(k_w), rtol=1e-4, atol=2e-5)
+
+
+@pytest.mark.parametrize("case", ["batch_norm_after_conv3d", "batch_norm_after_dense"])
+def test_batch_norm_moving_statistics_after_fit_and_inference_outputs(case):
+    k_model, t_model = temporal_twins(case, seed=3)
+    shape = TEMPORAL[case][0]
+    x, y = temporal_data(shape, 4 * BATCH, seed=4)
+    x = x * 2 + 1  # statistics far from the initial (0, 1)
+    k_model.fit(x, y, batch_size=BATCH, epochs=2, shuffle=False, verbose=0)
+    t_model.fit(x, y, batch_size=BATCH, epochs=2, shuffle=False, verbose=0)
+    k_bn = next(layer for layer in k_model.layers if "batch_normalization" in layer.name)
+    t_bn = next(layer for layer in t_model.layers if isinstance(layer, layers.BatchNormalization))
+    for name in ("moving_mean", "moving_variance"):
+        np.testing.assert_allclose(getattr(t_bn, name).data,
+                                   np.asarray(getattr(k_bn, name).numpy()), rtol=1e-4, atol=1e-5)
+    x_test, _ = temporal_data(shape, BATCH, seed=5)
+    np.testing.assert_allclose(t_model.predict(x_test, verbose=0),
+                               np.asarray(k_model.predict(x_test, verbose=0)), rtol=1e-4, atol=1e-5)
+    bn_input = _bn_input(k_model, x_test)
+    k_out = np.asarray(k_bn(keras.ops.convert_to_tensor(bn_input), training=False).detach().cpu())
+    t_out = t_bn(bn_input, training=False).data
+    np.testing.assert_allclose(t_out, k_out, rtol=1e-4, atol=1e-5)
+
+
+def _bn_input(k_model, x):
+    """What the Keras model's BatchNormalization receives for x (the first layer's output)."""
+    return np.asarray(k_model.layers[0](keras.ops.convert_to_tensor(x)).detach().cpu())
+
+
+def test_global_average_pooling1d_with_a_mask_matches_keras():
+    x, _ = temporal_data((5, 3), 4, seed=6)
+    mask = np.array([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1], [1, 0, 0, 0, 0], [1, 1, 0, 1, 0]], bool)
+    expected = keras.layers.GlobalAveragePooling1D()(keras.ops.convert_to_tensor(x),
+                                                     mask=keras.ops.convert_to_tensor(mask))
+    got = layers.GlobalAveragePooling1D()(x, mask=mask).data
+    np.testing.assert_allclose(got, np.asarray(expected.detach().cpu()), rtol=1e-6)
+
+
+@pytest.mark.parametrize("padding, pool, strides", [("same", 2, None), ("same", 3, 2),
+                                                    ("valid", (1, 2, 2), (1, 1, 1))])
+def test_pooling3d_paddings_match_keras(padding, pool, strides):
+    # Sizes where 'same' pads each axis evenly (or only with a pixel a 2-wide window ignores):
+    # where the padding is uneven, Keras's torch backend pads average pooling by repeating the
+    # edge and counts those copies; tinyvid averages the real voxels only, as Keras's
+    # TensorFlow and JAX backends and tinyvid's AveragePooling2D do.
+    x, _ = temporal_data((5, 5, 5, 2), 2, seed=7)
+    xt = keras.ops.convert_to_tensor(x)
+    for k_layer, t_layer in [(keras.layers.MaxPooling3D, layers.MaxPooling3D),
+                             (keras.layers.AveragePooling3D, layers.AveragePooling3D)]:
+        expected = np.asarray(k_layer(pool, strides, padding)(xt).detach().cpu())
+        np.testing.assert_allclose(t_layer(pool, strides, padding)(x).data, expected, rtol=1e-6,
+                                   atol=1e-7, err_msg=k_layer.__name__)

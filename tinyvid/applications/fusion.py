@@ -49,30 +49,18 @@ def early_fusion(num_classes: int, num_frames: int = 8, frame_size: int = 32) ->
     ], name="early_fusion")
 
 
-def _frame_tower(frame_size: int) -> Sequential:
-    """The single-frame tower late fusion applies to each of its two frames."""
-    return Sequential([
-        Input(shape=(frame_size, frame_size, 3)),
-        Conv2D(32, (3, 3), activation="relu"),
-        MaxPooling2D((2, 2)),
-        Conv2D(64, (3, 3), activation="relu"),
-        MaxPooling2D((2, 2)),
-        Flatten(),
-    ], name="frame_tower")
-
-
 def late_fusion(num_classes: int, num_frames: int = 2, frame_size: int = 32) -> Sequential:
     """Late fusion: two frames far apart through one shared tower, merged at the first dense.
 
     The paper takes two frames 15 frames apart, runs each through the same single-frame tower
     (shared weights) up to its last convolution, and lets the first fully connected layer
     compare the two: global motion, seen only at the top. Here the two frames are the clip's
-    first and last (ClipBatches with num_frames=2 samples exactly those), the tower is applied
-    to both by TimeDistributed (one set of weights), and Flatten puts the two feature vectors
-    side by side for the first Dense:
+    first and last (ClipBatches with num_frames=2 samples exactly those), each layer of the
+    tower is applied to both by TimeDistributed (one set of weights for both frames), and
+    Flatten puts the two feature vectors side by side for the first Dense:
 
-        (2, s, s, 3) -TimeDistributed(tower)-> (2, f) -Flatten-> (2f) -Dense(64, relu)->
-        -Dense(softmax)
+        (2, s, s, 3) -TimeDistributed: Conv2D(32) -> MaxPooling2D -> Conv2D(64) -> MaxPooling2D
+        -> Flatten-> (2, f) -Flatten-> (2f) -Dense(64, relu)-> -Dense(softmax)
 
     Args:
         num_classes: outputs of the softmax.
@@ -81,8 +69,12 @@ def late_fusion(num_classes: int, num_frames: int = 2, frame_size: int = 32) -> 
     """
     return Sequential([
         Input(shape=(num_frames, frame_size, frame_size, 3)),
-        TimeDistributed(_frame_tower(frame_size)),
-        Flatten(),
+        TimeDistributed(Conv2D(32, (3, 3), activation="relu")),  # the shared frame tower
+        TimeDistributed(MaxPooling2D((2, 2))),
+        TimeDistributed(Conv2D(64, (3, 3), activation="relu")),
+        TimeDistributed(MaxPooling2D((2, 2))),
+        TimeDistributed(Flatten()),
+        Flatten(),  # the two frames' features side by side: fused here, at the first Dense
         Dense(64, activation="relu"),
         Dense(num_classes, activation="softmax"),
     ], name="late_fusion")

@@ -92,6 +92,7 @@ class Layer:
         self.input_spec = None
         self._weights = []  # Tensors, in Keras's order (kernel, then bias)
         self._weight_names = []
+        self._weight_trainable = []  # one flag per weight: False for BatchNorm's moving statistics
         self._input_shape_arg = None
         self._inbound_nodes = []  # one Node per call on symbolic inputs (see symbolic.py)
         self._build_shape = None  # the input shape the layer was built for
@@ -122,18 +123,23 @@ class Layer:
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)
 
-    def __call__(self, x: Any, training: bool = False) -> Any:
+    def __call__(self, x: Any, training: bool = False, mask: Any = None) -> Any:
         """Run the layer on `x`: a Tensor or an array (or a list of them for a merge layer).
 
         On symbolic inputs (KerasTensors from `Input(...)`), nothing is computed: the layer is
         built from their shapes and the call is recorded as a Node of the graph, and the result
         is a KerasTensor of the output's shape (see symbolic.py).
+
+        `mask` (batch, steps), True for a real step, goes to layers whose `call` takes one
+        (GlobalAveragePooling1D, the recurrent layers).
         """
         if is_symbolic(x):
             return self._symbolic_call(x)
         x = map_structure(self._as_tensor, x)
         shape = map_structure(lambda t: t.shape, x) if isinstance(x, (list, tuple)) else x.shape
         self._build_from(shape)
+        if mask is not None:
+            return self.call(x, training=training, mask=mask)  # type: ignore[call-arg]
         return self.call(x, training=training)
 
     def _build_from(self, shape: Any) -> None:
@@ -198,26 +204,41 @@ class Layer:
 
     # --- weights -------------------------------------------------------------------------------
 
-    def add_weight(self, shape, initializer, name):
-        """A new weight: a Tensor of this layer's dtype with requires_grad=True, filled by the
-        initialiser (a name such as 'glorot_uniform' or an Initializer)."""
+    def add_weight(self, shape, initializer, name, trainable=True):
+        """A new weight: a Tensor of this layer's dtype filled by the initialiser (a name such as
+        'glorot_uniform' or an Initializer).
+
+        A trainable weight has requires_grad=True and is handed to the optimizer; a weight made
+        with `trainable=False` (BatchNormalization's moving mean and variance) has no gradient,
+        the optimizer never sees it, and the layer updates it itself. Both kinds are saved.
+        """
         values = initializers.get(initializer)(tuple(shape), self.dtype)
-        weight = Tensor(np.asarray(values, dtype=self.dtype), requires_grad=True, name=f"{self.name}/{name}")
+        weight = Tensor(np.asarray(values, dtype=self.dtype), requires_grad=bool(trainable),
+                        name=f"{self.name}/{name}")
         self._weights.append(weight)
         self._weight_names.append(name)
+        self._weight_trainable.append(bool(trainable))
         return weight
 
     @property
     def weights(self):
+        """Every weight, in the order they were added (Keras's order)."""
         return list(self._weights)
 
     @property
     def trainable_weights(self):
-        return list(self._weights) if self.trainable else []
+        """The weights the optimizer updates: none when the layer is frozen (trainable=False)."""
+        if not self.trainable:
+            return []
+        return [w for w, t in zip(self._weights, self._weight_trainable) if t]
 
     @property
     def non_trainable_weights(self):
-        return [] if self.trainable else list(self._weights)
+        """The other weights: all of them when the layer is frozen, else those added with
+        `trainable=False`."""
+        if not self.trainable:
+            return list(self._weights)
+        return [w for w, t in zip(self._weights, self._weight_trainable) if not t]
 
     def get_weights(self):
         """Copies of the weights as NumPy arrays, in Keras's layouts and order."""
