@@ -30,14 +30,16 @@ class ArrayBatches:
         y: labels, `(n, ...)`, or None (for predict).
         batch_size: samples per batch; the last batch holds the remainder.
         shuffle: visit the samples in a new random order each epoch (drawn from tinyvid's
-            shared generator, so `set_random_seed` fixes it).
+            shared generator, so `set_random_seed` fixes it). The order is drawn when the
+            epoch's first batch is asked for, so it depends only on the generator's state at
+            that moment: a run that BackupAndRestore restored between epochs draws the same one.
     """
 
     def __init__(self, x, y=None, batch_size=32, shuffle=False):
         self.x, self.y = x, y
         self.batch_size, self.shuffle = batch_size, shuffle
         self.order = None  # None: in order, as slices (views, no copy)
-        self.on_epoch_end()
+        self._draw_order = shuffle
 
     def __len__(self):
         return math.ceil(len(self.x) / self.batch_size)
@@ -45,14 +47,15 @@ class ArrayBatches:
     def __getitem__(self, i):
         if not 0 <= i < len(self):
             raise IndexError(f"batch {i} out of range for {len(self)} batches")
+        if self._draw_order:
+            self.order, self._draw_order = rng.generator().permutation(len(self.x)), False
         rows = slice(i * self.batch_size, (i + 1) * self.batch_size)
         if self.order is not None:
             rows = self.order[rows]
         return self.x[rows] if self.y is None else (self.x[rows], self.y[rows])
 
     def on_epoch_end(self):
-        if self.shuffle:
-            self.order = rng.generator().permutation(len(self.x))
+        self._draw_order = self.shuffle  # a new order for the next epoch, drawn at its first batch
 
 
 def is_data_source(x):

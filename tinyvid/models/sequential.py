@@ -282,8 +282,9 @@ class Sequential:
         callbacks = CallbackList(callbacks, self, verbose, epochs, len(train))
 
         self.stop_training = False
+        self._initial_epoch = None  # keras-extras: BackupAndRestore sets it in on_train_begin
         callbacks.on_train_begin()
-        for epoch in range(epochs):
+        for epoch in range(self._initial_epoch or 0, epochs):  # keras-extras: resume there
             callbacks.on_epoch_begin(epoch)
             self.reset_metrics()
             for step in range(len(train)):
@@ -291,6 +292,8 @@ class Sequential:
                 x_batch, y_batch = unpack(train[step])
                 logs = self.train_step(x_batch, y_batch)  # forward -> loss -> backward -> step
                 callbacks.on_train_batch_end(step, logs)
+                if self.stop_training:  # keras-extras: TerminateOnNaN stops at once, as in Keras
+                    break
             if hasattr(train, "on_epoch_end"):
                 train.on_epoch_end()  # a new order for the next epoch
             epoch_logs = dict(logs)
