@@ -161,7 +161,7 @@ def _generators(model: Any) -> dict[str, np.random.Generator]:
     for index, layer in enumerate(getattr(model, "layers", [])):
         for attribute, value in sorted(vars(layer).items()):
             if isinstance(value, np.random.Generator) and value is not found["tinyvid"]:
-                found[f"{index}:{layer.name}.{attribute}"] = value
+                found[f"{index}:{type(layer).__name__}.{attribute}"] = value
     return found
 
 
