@@ -137,3 +137,58 @@ def test_optimizer_variables_are_in_keras_order():
         k_opt.build(k_vars)
         t_opt.build([Tensor(w, requires_grad=True) for w in starting_weights()])
         assert [tuple(v.shape) for v in k_opt.variables] == [v.shape for v in t_opt.variables]
+
+
+# --- callbacks ------------------------------------------------------------------------------------
+
+
+class FakeModel:
+    def __init__(self, optimizer):
+        self.optimizer, self.stop_training = optimizer, False
+
+
+@pytest.mark.parametrize("kwargs", [
+    dict(factor=0.5, patience=2, cooldown=1, min_lr=0.01),
+    dict(factor=0.2, patience=0, min_delta=0.05, mode="min"),
+    dict(monitor="val_accuracy", factor=0.5, patience=1, mode="max", cooldown=2),
+])
+def test_reduce_lr_on_plateau_gives_kerass_learning_rate_sequence(kwargs):
+    from tinyvid import callbacks
+
+    values = np.random.default_rng(len(kwargs)).uniform(0.4, 1.0, 30).round(2).tolist()
+    monitor = kwargs.get("monitor", "val_loss")
+    sequences = []
+    for library, optimizer in ((keras, keras.optimizers.SGD(learning_rate=0.5)),
+                               (callbacks, optimizers.SGD(learning_rate=0.5))):
+        callback = (keras.callbacks if library is keras else callbacks).ReduceLROnPlateau(**kwargs)
+        callback.set_model(FakeModel(optimizer))
+        callback.on_train_begin()
+        rates = []
+        for epoch, value in enumerate(values):
+            logs = {monitor: value}
+            callback.on_epoch_end(epoch, logs)
+            rates.append(float(keras.ops.convert_to_numpy(optimizer.learning_rate)))
+        sequences.append(rates)
+    np.testing.assert_allclose(sequences[1], sequences[0], rtol=1e-6)
+    assert len(set(sequences[0])) > 2  # the script did make it reduce, more than once
+
+
+def test_learning_rate_scheduler_gives_kerass_sequence():
+    from tinyvid import callbacks
+
+    def schedule(epoch, lr):
+        return lr if epoch < 2 else lr * 0.9
+
+    sequences = []
+    for module, optimizer in ((keras.callbacks, keras.optimizers.Adam(learning_rate=0.01)),
+                              (callbacks, optimizers.Adam(learning_rate=0.01))):
+        callback = module.LearningRateScheduler(schedule)
+        callback.set_model(FakeModel(optimizer))
+        rates = []
+        for epoch in range(6):
+            callback.on_epoch_begin(epoch)
+            logs = {"loss": 1.0}  # Keras replaces an empty dict by a new one
+            callback.on_epoch_end(epoch, logs)
+            rates.append(logs["learning_rate"])
+        sequences.append(rates)
+    np.testing.assert_allclose(sequences[1], sequences[0], rtol=1e-6)
