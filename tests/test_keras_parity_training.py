@@ -192,3 +192,40 @@ def test_learning_rate_scheduler_gives_kerass_sequence():
             rates.append(logs["learning_rate"])
         sequences.append(rates)
     np.testing.assert_allclose(sequences[1], sequences[0], rtol=1e-6)
+
+
+# --- metrics --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("cls, kwargs", [
+    ("Precision", {}), ("Recall", {}), ("Precision", dict(thresholds=[0.2, 0.5, 0.9])),
+    ("Recall", dict(class_id=1)), ("Precision", dict(top_k=2)), ("Recall", dict(top_k=1)),
+    ("TopKCategoricalAccuracy", dict(k=2)), ("TopKCategoricalAccuracy", {}),
+])
+def test_metrics_accumulate_as_kerass_over_batches(cls, kwargs):
+    from tinyvid import metrics
+
+    rng = np.random.default_rng(7)
+    k_metric, t_metric = getattr(keras.metrics, cls)(**kwargs), getattr(metrics, cls)(**kwargs)
+    for _ in range(3):
+        y_pred = rng.dirichlet(np.ones(6), size=5).astype(np.float32)
+        y_true = np.eye(6, dtype=np.float32)[rng.integers(0, 6, 5)]
+        k_metric.update_state(y_true, y_pred)
+        t_metric.update_state(y_true, y_pred)
+    np.testing.assert_allclose(t_metric.result(), keras.ops.convert_to_numpy(k_metric.result()),
+                               rtol=1e-6)
+    k_config = k_metric.get_config()
+    assert t_metric.get_config() == {**k_config, "name": t_metric.name}  # Keras numbers its names
+
+
+def test_top_k_categorical_accuracy_function_matches_keras():
+    from tinyvid import metrics
+
+    rng = np.random.default_rng(8)
+    y_pred = rng.random((16, 7)).astype(np.float32)
+    y_true = np.eye(7, dtype=np.float32)[rng.integers(0, 7, 16)]
+    for k in (1, 3, 5):
+        expected = keras.ops.convert_to_numpy(
+            keras.metrics.top_k_categorical_accuracy(y_true, y_pred, k=k))
+        np.testing.assert_array_equal(metrics.top_k_categorical_accuracy(y_true, y_pred, k=k),
+                                      expected)
