@@ -6,6 +6,7 @@ backward side by side), its public function, and that function's argument checks
     pool.py           max_pool2d, avg_pool2d                                    -> kernels/pool.py
     softmax.py        softmax, log_softmax                 fused, stable
     crossentropy.py   sigmoid_cross_entropy_with_logits    fused, stable
+    image.py          resize, affine_transform             for the preprocessing layers
 
 `tinyvid.functional` shows the same functions under PyTorch's name for them.
 """
@@ -13,6 +14,7 @@ backward side by side), its public function, and that function's argument checks
 from tinyvid.nn.conv import KEEP_COLS_BYTES, Conv2D, conv2d
 from tinyvid.nn.crossentropy import SigmoidCrossEntropyWithLogits, sigmoid_cross_entropy_with_logits
 from tinyvid.nn.dense import Dense, dense
+from tinyvid.nn.image import AffineSample, Pad2D, Resize, affine_transform, resize
 from tinyvid.nn.pool import AvgPool2D, MaxPool2D, avg_pool2d, max_pool2d
 from tinyvid.nn.softmax import LogSoftmax, Softmax, log_softmax, softmax
 
@@ -20,5 +22,6 @@ __all__ = [
     "dense", "conv2d", "max_pool2d", "avg_pool2d", "softmax", "log_softmax",
     "sigmoid_cross_entropy_with_logits",
     "Dense", "Conv2D", "MaxPool2D", "AvgPool2D", "Softmax", "LogSoftmax",
-    "SigmoidCrossEntropyWithLogits", "KEEP_COLS_BYTES",
+    "SigmoidCrossEntropyWithLogits", "KEEP_COLS_BYTES", "resize", "affine_transform", "Resize",
+    "AffineSample", "Pad2D",
 ]
