@@ -229,3 +229,72 @@ def test_top_k_categorical_accuracy_function_matches_keras():
             keras.metrics.top_k_categorical_accuracy(y_true, y_pred, k=k))
         np.testing.assert_array_equal(metrics.top_k_categorical_accuracy(y_true, y_pred, k=k),
                                       expected)
+
+
+# --- preprocessing layers ---------------------------------------------------------------------
+
+
+IMAGES = (np.random.default_rng(5).random((3, 9, 12, 3)) * 255).astype(np.float32)
+
+
+def keras_out(layer, x, **kwargs):
+    return keras.ops.convert_to_numpy(layer(x, **kwargs))
+
+
+@pytest.mark.parametrize("name, kwargs", [
+    ("Rescaling", dict(scale=1 / 127.5, offset=-1.0)),
+    ("Resizing", dict(height=5, width=7)),
+    ("Resizing", dict(height=20, width=17)),
+    ("Resizing", dict(height=4, width=6, interpolation="nearest")),
+    ("Resizing", dict(height=6, width=6, crop_to_aspect_ratio=True)),
+    ("Resizing", dict(height=6, width=6, pad_to_aspect_ratio=True, fill_value=7.0)),
+    ("CenterCrop", dict(height=5, width=8)),
+    ("CenterCrop", dict(height=12, width=12)),  # larger than the image: cropped, then resized
+])
+def test_deterministic_preprocessing_matches_keras(name, kwargs):
+    from tinyvid import layers
+
+    expected = keras_out(getattr(keras.layers, name)(**kwargs), IMAGES)
+    layer = getattr(layers, name)(**kwargs)
+    np.testing.assert_allclose(layer(IMAGES).data, expected, rtol=1e-5, atol=1e-4)
+    k_config = getattr(keras.layers, name)(**kwargs).get_config()
+    assert set(layer.get_config()) <= set(k_config)
+    for key in set(layer.get_config()) - {"name", "dtype"}:
+        assert layer.get_config()[key] == pytest.approx(k_config[key]), key
+
+
+def test_deterministic_preprocessing_on_clips_matches_keras_time_distributed():
+    from tinyvid import layers
+
+    clips = IMAGES.reshape(1, 3, 9, 12, 3)
+    expected = keras_out(keras.layers.TimeDistributed(keras.layers.Resizing(4, 5)), clips)
+    np.testing.assert_allclose(layers.Resizing(4, 5)(clips).data, expected, rtol=1e-5, atol=1e-4)
+
+
+@pytest.mark.parametrize("name, kwargs", [
+    ("RandomFlip", {}), ("RandomFlip", dict(mode="horizontal")),
+    ("RandomRotation", dict(factor=0.2)), ("RandomZoom", dict(height_factor=0.3, width_factor=0.1)),
+    ("RandomContrast", dict(factor=0.4)),
+])
+def test_random_preprocessing_in_inference_matches_keras(name, kwargs):
+    from tinyvid import layers
+
+    expected = keras_out(getattr(keras.layers, name)(seed=1, **kwargs), IMAGES, training=False)
+    np.testing.assert_array_equal(getattr(layers, name)(seed=1, **kwargs)(IMAGES).data, expected)
+    k_config = getattr(keras.layers, name)(seed=1, **kwargs).get_config()
+    t_config = getattr(layers, name)(seed=1, **kwargs).get_config()
+    for key in set(t_config) - {"name", "dtype"}:
+        assert t_config[key] == k_config[key], key
+    assert set(t_config) <= set(k_config)
+
+
+def test_random_crop_in_inference_is_kerass_documented_central_resize():
+    # Keras 3.15's RandomCrop returns its input unchanged in inference (a shape other than its
+    # own compute_output_shape); its documentation, followed here, says: the largest central
+    # window of the target's aspect ratio, resized, i.e. Resizing(crop_to_aspect_ratio=True).
+    from tinyvid import layers
+
+    expected = keras_out(keras.layers.Resizing(5, 5, crop_to_aspect_ratio=True), IMAGES)
+    np.testing.assert_allclose(layers.RandomCrop(5, 5)(IMAGES).data, expected, rtol=1e-5,
+                               atol=1e-4)
+    assert keras.layers.RandomCrop(5, 5).compute_output_shape((3, 9, 12, 3)) == (3, 5, 5, 3)
