@@ -496,7 +496,7 @@ def test_input_of_the_wrong_shape_names_the_layer():
 
 
 @pytest.mark.parametrize("kwargs, pattern", [
-    (dict(optimizer="adamw", loss="mse"), r"Could not interpret optimizer identifier: 'adamw'. Known optimizers: adam, gd, sgd"),
+    (dict(optimizer="adagrad", loss="mse"), r"Could not interpret optimizer identifier: 'adagrad'. Known optimizers: adam, adamw, gd, rmsprop, sgd"),
     (dict(optimizer="adam", loss="hinge"), r"Could not interpret loss identifier: 'hinge'. Known losses: .*binary_crossentropy"),
     (dict(optimizer="adam", loss="mse", metrics=["f1"]), r"Could not interpret metric identifier: 'f1'. Known metrics: accuracy"),
     (dict(optimizer="adam"), r"a loss is required"),

@@ -38,7 +38,9 @@ class ArrayBatches:
         y: labels, `(n, ...)` (or a list/dict, one per output), or None (for predict).
         batch_size: samples per batch; the last batch holds the remainder.
         shuffle: visit the samples in a new random order each epoch (drawn from tinyvid's
-            shared generator, so `set_random_seed` fixes it).
+            shared generator, so `set_random_seed` fixes it). The order is drawn when the
+            epoch's first batch is asked for, so it depends only on the generator's state at
+            that moment: a run that BackupAndRestore restored between epochs draws the same one.
         sample_weight: one weight per sample, `(n,)` (or a list/dict per output), cut alike;
             the batches are then `(x, y, sample_weight)`.
     """
@@ -48,7 +50,7 @@ class ArrayBatches:
         self.batch_size, self.shuffle = batch_size, shuffle
         self.n = num_samples(x)
         self.order = None  # None: in order, as slices (views, no copy)
-        self.on_epoch_end()
+        self._draw_order = shuffle
 
     def __len__(self):
         return math.ceil(self.n / self.batch_size)
@@ -56,6 +58,8 @@ class ArrayBatches:
     def __getitem__(self, i):
         if not 0 <= i < len(self):
             raise IndexError(f"batch {i} out of range for {len(self)} batches")
+        if self._draw_order:
+            self.order, self._draw_order = rng.generator().permutation(self.n), False
         rows = slice(i * self.batch_size, (i + 1) * self.batch_size)
         if self.order is not None:
             rows = self.order[rows]
@@ -68,8 +72,7 @@ class ArrayBatches:
         return x, y, map_structure(lambda a: None if a is None else a[rows], self.sample_weight)
 
     def on_epoch_end(self):
-        if self.shuffle:
-            self.order = rng.generator().permutation(self.n)
+        self._draw_order = self.shuffle  # a new order for the next epoch, drawn at its first batch
 
 
 def num_samples(x: Any) -> int:

@@ -11,6 +11,8 @@
     wrappers.py        TimeDistributed
     merging.py         Add, Concatenate, Average, Multiply (several inputs, one output)
     symbolic.py        KerasTensor, Node: what calling a layer on Input(...) records
+    preprocessing.py   Rescaling, Resizing, CenterCrop, RandomFlip, RandomCrop, RandomRotation,
+                       RandomZoom, RandomContrast
 """
 
 from tinyvid.layers.base import InputSpec, Layer
@@ -28,6 +30,16 @@ from tinyvid.layers.pooling import (
     MaxPooling2D,
     MaxPooling3D,
 )
+from tinyvid.layers.preprocessing import (
+    CenterCrop,
+    RandomContrast,
+    RandomCrop,
+    RandomFlip,
+    RandomRotation,
+    RandomZoom,
+    Rescaling,
+    Resizing,
+)
 from tinyvid.layers.reshaping import Reshape
 from tinyvid.layers.symbolic import KerasTensor
 from tinyvid.layers.wrappers import TimeDistributed
@@ -38,4 +50,6 @@ __all__ = [
     "Add", "Concatenate", "Average", "Multiply", "KerasTensor",
     "Conv3D", "MaxPooling3D", "AveragePooling3D", "GlobalAveragePooling3D", "GlobalMaxPooling2D",
     "GlobalAveragePooling1D", "BatchNormalization", "Reshape", "TimeDistributed",
+    "Rescaling", "Resizing", "CenterCrop", "RandomFlip", "RandomCrop", "RandomRotation",
+    "RandomZoom", "RandomContrast",
 ]

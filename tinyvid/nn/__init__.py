@@ -8,6 +8,7 @@ backward side by side), its public function, and that function's argument checks
     normalization.py  batch_normalization                  fused, batch or moving statistics
     softmax.py        softmax, log_softmax                 fused, stable
     crossentropy.py   sigmoid_cross_entropy_with_logits    fused, stable
+    image.py          resize, affine_transform             for the preprocessing layers
 
 `tinyvid.functional` shows the same functions under PyTorch's name for them.
 """
@@ -16,6 +17,7 @@ from tinyvid.nn.conv import KEEP_COLS_BYTES, Conv2D, conv2d
 from tinyvid.nn.conv3d import Conv3D, conv3d
 from tinyvid.nn.crossentropy import SigmoidCrossEntropyWithLogits, sigmoid_cross_entropy_with_logits
 from tinyvid.nn.dense import Dense, dense
+from tinyvid.nn.image import AffineSample, Pad2D, Resize, affine_transform, resize
 from tinyvid.nn.normalization import BatchNormInference, BatchNormTraining, batch_normalization
 from tinyvid.nn.pool import (
     AvgPool2D,
@@ -36,4 +38,5 @@ __all__ = [
     "SigmoidCrossEntropyWithLogits", "KEEP_COLS_BYTES",
     "conv3d", "max_pool3d", "avg_pool3d", "batch_normalization",
     "Conv3D", "MaxPool3D", "AvgPool3D", "BatchNormTraining", "BatchNormInference",
+    "resize", "affine_transform", "Resize", "AffineSample", "Pad2D",
 ]

@@ -1,7 +1,8 @@
 """Training: what `fit` uses around the model's forward pass, in the order of one step.
 
     losses.py        J(y, y_hat): MSE and the cross-entropies (the source document, 3.2)
-    optimizers.py    theta <- theta - alpha * grad J: GD, SGD (3.3), Adam
+    optimizers/      theta <- theta - alpha * grad J: GD, SGD (3.3), RMSprop, Adam, AdamW;
+                     schedules, clipping, weight decay
     metrics.py       accuracy and the other reported numbers
     callbacks.py     History, the progress bar, EarlyStopping, ModelCheckpoint
     saving.py        weights to and from .npz files, atomically

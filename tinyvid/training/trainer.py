@@ -306,8 +306,10 @@ class Trainer:
         hooks = CallbackList(callbacks, self, verbose, epochs - initial_epoch, train.steps)
 
         self.stop_training = False
+        self._initial_epoch: int | None = None  # BackupAndRestore sets it in on_train_begin
         hooks.on_train_begin()
-        for epoch in range(initial_epoch, epochs):
+        start = initial_epoch if self._initial_epoch is None else self._initial_epoch
+        for epoch in range(start, epochs):
             hooks.on_epoch_begin(epoch)
             self.reset_metrics()
             logs = None
@@ -319,6 +321,8 @@ class Trainer:
                     w_batch = class_weights_for(y_batch, class_weight)
                 logs = self.train_step(x_batch, y_batch, w_batch)  # forward, loss, backward, step
                 hooks.on_train_batch_end(step, logs)
+                if self.stop_training:  # TerminateOnNaN stops at once, as in Keras
+                    break
             if logs is None:  # a generator used up by an earlier epoch
                 break
             epoch_logs = dict(logs)  # <- the epoch's logs: the place to reduce them over workers
