@@ -6,6 +6,7 @@ backward side by side), its public function, and that function's argument checks
     pool.py           max_pool2d, avg_pool2d                                    -> kernels/pool.py
     softmax.py        softmax, log_softmax                 fused, stable
     crossentropy.py   sigmoid_cross_entropy_with_logits    fused, stable
+    recurrent.py      gru(xw, u, ...), lstm(xw, u, ...)    the steps of GRU / LSTM, through time
 
 `tinyvid.functional` shows the same functions under PyTorch's name for them.
 """
@@ -14,6 +15,7 @@ from tinyvid.nn.conv import KEEP_COLS_BYTES, Conv2D, conv2d
 from tinyvid.nn.crossentropy import SigmoidCrossEntropyWithLogits, sigmoid_cross_entropy_with_logits
 from tinyvid.nn.dense import Dense, dense
 from tinyvid.nn.pool import AvgPool2D, MaxPool2D, avg_pool2d, max_pool2d
+from tinyvid.nn.recurrent import GRU, LSTM, gru, lstm
 from tinyvid.nn.softmax import LogSoftmax, Softmax, log_softmax, softmax
 
 __all__ = [
@@ -22,3 +24,4 @@ __all__ = [
     "Dense", "Conv2D", "MaxPool2D", "AvgPool2D", "Softmax", "LogSoftmax",
     "SigmoidCrossEntropyWithLogits", "KEEP_COLS_BYTES",
 ]
+__all__ += ["gru", "lstm", "GRU", "LSTM"]
