@@ -23,6 +23,7 @@ import numpy as np
 
 from tinyvid.autograd.function import Function
 from tinyvid.autograd.tensor import Tensor
+from tinyvid.kernels.recurrent import one_blas_thread
 from tinyvid.nn._shapes import shape_of
 
 # --- activations with their derivative, written in terms of the output y = f(a) ---------------
@@ -123,24 +124,25 @@ class GRU(Function):
         h = np.empty((steps + 1, batch, n), dtype=xw.dtype)  # h[0] = h0, h[t + 1] = h_t
         h[0] = 0.0 if h0 is None else h0
         z, r, hh, rec_h = (np.empty((steps, batch, n), dtype=xw.dtype) for _ in range(4))
-        for t in range(steps):
-            h_prev = h[t] if keep is None else h[t] * keep
-            if reset_after:
-                rec = h_prev @ u  # BLAS: (batch, n) @ (n, 3n)
-                if b_rec is not None:
-                    rec += b_rec
-                rec_h[t] = rec[:, 2 * n:]
-            else:
-                rec = h_prev @ u[:, :2 * n]
-                rec_h[t] = h_prev
-            z[t] = sigma(x[t, :, :n] + rec[:, :n])
-            r[t] = sigma(x[t, :, n:2 * n] + rec[:, n:2 * n])
-            if reset_after:
-                hh[t] = phi(x[t, :, 2 * n:] + r[t] * rec_h[t])
-            else:
-                hh[t] = phi(x[t, :, 2 * n:] + (r[t] * h_prev) @ u[:, 2 * n:])
-            h_new = z[t] * h[t] + (1.0 - z[t]) * hh[t]
-            h[t + 1] = h_new if m is None else m[t] * h_new + (1.0 - m[t]) * h[t]
+        with one_blas_thread():  # many small products: kernels/recurrent.py
+            for t in range(steps):
+                h_prev = h[t] if keep is None else h[t] * keep
+                if reset_after:
+                    rec = h_prev @ u  # BLAS: (batch, n) @ (n, 3n)
+                    if b_rec is not None:
+                        rec += b_rec
+                    rec_h[t] = rec[:, 2 * n:]
+                else:
+                    rec = h_prev @ u[:, :2 * n]
+                    rec_h[t] = h_prev
+                z[t] = sigma(x[t, :, :n] + rec[:, :n])
+                r[t] = sigma(x[t, :, n:2 * n] + rec[:, n:2 * n])
+                if reset_after:
+                    hh[t] = phi(x[t, :, 2 * n:] + r[t] * rec_h[t])
+                else:
+                    hh[t] = phi(x[t, :, 2 * n:] + (r[t] * h_prev) @ u[:, 2 * n:])
+                h_new = z[t] * h[t] + (1.0 - z[t]) * hh[t]
+                h[t + 1] = h_new if m is None else m[t] * h_new + (1.0 - m[t]) * h[t]
         ctx.save_for_backward(u, h, z, r, hh, rec_h)
         ctx.settings = (m, keep, reset_after, activation, recurrent_activation, b_rec is not None)
         return np.ascontiguousarray(h[1:].transpose(1, 0, 2))
@@ -155,15 +157,16 @@ class GRU(Function):
         dxw = np.empty((steps, batch, 3 * n), dtype=grad_output.dtype)
         drec = np.empty_like(dxw)
         dh = np.zeros((batch, n), dtype=grad_output.dtype)  # dJ/dh_t from the steps after t
-        for t in reversed(range(steps)):
-            dh = dh + dy[t]
-            d_step = dh if m is None else dh * m[t]  # a masked step passes dh straight back
-            da_z, da_r, da_h, drec[t], dh_gates = gru_step_backward(
-                d_step, h[t], z[t], r[t], hh[t], rec_h[t], u, reset_after, d_phi, d_sigma)
-            dxw[t, :, :n], dxw[t, :, n:2 * n], dxw[t, :, 2 * n:] = da_z, da_r, da_h
-            if keep is not None:  # the matrix paths met h_{t-1} * keep, the blend met h_{t-1}
-                dh_gates = d_step * z[t] + (dh_gates - d_step * z[t]) * keep
-            dh = dh_gates if m is None else dh_gates + dh * (1.0 - m[t])
+        with one_blas_thread():  # many small products: kernels/recurrent.py
+            for t in reversed(range(steps)):
+                dh = dh + dy[t]
+                d_step = dh if m is None else dh * m[t]  # a masked step passes dh straight back
+                da_z, da_r, da_h, drec[t], dh_gates = gru_step_backward(
+                    d_step, h[t], z[t], r[t], hh[t], rec_h[t], u, reset_after, d_phi, d_sigma)
+                dxw[t, :, :n], dxw[t, :, n:2 * n], dxw[t, :, 2 * n:] = da_z, da_r, da_h
+                if keep is not None:  # the matrix paths met h_{t-1} * keep, the blend met h_{t-1}
+                    dh_gates = d_step * z[t] + (dh_gates - d_step * z[t]) * keep
+                dh = dh_gates if m is None else dh_gates + dh * (1.0 - m[t])
         # dU = sum over steps of h_{t-1}^T @ drec_t: one BLAS product over all steps at once
         h_in = h[:-1] if keep is None else h[:-1] * keep
         rows = steps * batch
@@ -238,19 +241,20 @@ class LSTM(Function):
         c[0] = 0.0 if c0 is None else c0
         gates = np.empty((steps, 4, batch, n), dtype=xw.dtype)  # i, f, g, o
         tc = np.empty((steps, batch, n), dtype=xw.dtype)
-        for t in range(steps):
-            a = x[t] + (h[t] if keep is None else h[t] * keep) @ u  # BLAS: (batch, n) @ (n, 4n)
-            i, f, g, o = (sigma(a[:, :n]), sigma(a[:, n:2 * n]), phi(a[:, 2 * n:3 * n]),
-                          sigma(a[:, 3 * n:]))
-            gates[t] = i, f, g, o
-            c_new = f * c[t] + i * g
-            tc[t] = phi(c_new)
-            h_new = o * tc[t]
-            if m is None:
-                h[t + 1], c[t + 1] = h_new, c_new
-            else:
-                h[t + 1] = m[t] * h_new + (1.0 - m[t]) * h[t]
-                c[t + 1] = m[t] * c_new + (1.0 - m[t]) * c[t]
+        with one_blas_thread():  # many small products: kernels/recurrent.py
+            for t in range(steps):
+                a = x[t] + (h[t] if keep is None else h[t] * keep) @ u  # (batch, n) @ (n, 4n)
+                i, f, g, o = (sigma(a[:, :n]), sigma(a[:, n:2 * n]), phi(a[:, 2 * n:3 * n]),
+                              sigma(a[:, 3 * n:]))
+                gates[t] = i, f, g, o
+                c_new = f * c[t] + i * g
+                tc[t] = phi(c_new)
+                h_new = o * tc[t]
+                if m is None:
+                    h[t + 1], c[t + 1] = h_new, c_new
+                else:
+                    h[t + 1] = m[t] * h_new + (1.0 - m[t]) * h[t]
+                    c[t + 1] = m[t] * c_new + (1.0 - m[t]) * c[t]
         ctx.save_for_backward(u, h, c, gates, tc)
         ctx.settings = (m, keep, activation, recurrent_activation)
         return np.concatenate([h[1:], c[1:]], axis=2).transpose(1, 0, 2).copy()
@@ -265,16 +269,17 @@ class LSTM(Function):
         da = np.empty((steps, batch, 4 * n), dtype=grad_output.dtype)
         dh = np.zeros((batch, n), dtype=grad_output.dtype)
         dc = np.zeros_like(dh)
-        for t in reversed(range(steps)):
-            dh = dh + dy[t, :, :n]
-            dc = dc + dy[t, :, n:]
-            dh_step, dc_step = (dh, dc) if m is None else (dh * m[t], dc * m[t])
-            i, f, g, o = gates[t]
-            da[t], dc_gates = lstm_step_backward(dh_step, dc_step, c[t], i, f, g, o, tc[t],
-                                                 d_phi, d_sigma)
-            dh_gates = da[t] @ u.T if keep is None else (da[t] @ u.T) * keep  # BLAS
-            dh = dh_gates if m is None else dh_gates + dh * (1.0 - m[t])
-            dc = dc_gates if m is None else dc_gates + dc * (1.0 - m[t])
+        with one_blas_thread():  # many small products: kernels/recurrent.py
+            for t in reversed(range(steps)):
+                dh = dh + dy[t, :, :n]
+                dc = dc + dy[t, :, n:]
+                dh_step, dc_step = (dh, dc) if m is None else (dh * m[t], dc * m[t])
+                i, f, g, o = gates[t]
+                da[t], dc_gates = lstm_step_backward(dh_step, dc_step, c[t], i, f, g, o, tc[t],
+                                                     d_phi, d_sigma)
+                dh_gates = da[t] @ u.T if keep is None else (da[t] @ u.T) * keep  # BLAS
+                dh = dh_gates if m is None else dh_gates + dh * (1.0 - m[t])
+                dc = dc_gates if m is None else dc_gates + dc * (1.0 - m[t])
         h_in = h[:-1] if keep is None else h[:-1] * keep
         rows = steps * batch
         du = h_in.reshape(rows, n).T @ da.reshape(rows, 4 * n)  # sum_t h_{t-1}^T @ da_t (BLAS)
