@@ -146,7 +146,8 @@ class Orthogonal(Initializer):
         q *= np.sign(np.diag(r))
         if rows < cols:
             q = q.T
-        return (self.gain * q).reshape(shape).astype(dtype)
+        # C order, as every weight: the optimizers update weights in place
+        return np.ascontiguousarray((self.gain * q).reshape(shape), dtype=dtype)
 
 
 def _uniform(shape, dtype, low, high, seed):
