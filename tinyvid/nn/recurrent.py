@@ -167,16 +167,16 @@ class GRU(Function):
                 if keep is not None:  # the matrix paths met h_{t-1} * keep, the blend met h_{t-1}
                     dh_gates = d_step * z[t] + (dh_gates - d_step * z[t]) * keep
                 dh = dh_gates if m is None else dh_gates + dh * (1.0 - m[t])
-        # dU = sum over steps of h_{t-1}^T @ drec_t: one BLAS product over all steps at once
-        h_in = h[:-1] if keep is None else h[:-1] * keep
-        rows = steps * batch
-        du = np.zeros_like(u)
-        if reset_after:
-            du += h_in.reshape(rows, n).T @ drec.reshape(rows, 3 * n)
-        else:
-            du[:, :2 * n] = h_in.reshape(rows, n).T @ drec[:, :, :2 * n].reshape(rows, 2 * n)
-            rh = r * h_in  # the product that met U_h
-            du[:, 2 * n:] = rh.reshape(rows, n).T @ drec[:, :, 2 * n:].reshape(rows, n)
+            # dU = sum over steps of h_{t-1}^T @ drec_t: one BLAS product over all steps at once
+            h_in = h[:-1] if keep is None else h[:-1] * keep
+            rows = steps * batch
+            du = np.zeros_like(u)
+            if reset_after:
+                du += h_in.reshape(rows, n).T @ drec.reshape(rows, 3 * n)
+            else:
+                du[:, :2 * n] = h_in.reshape(rows, n).T @ drec[:, :, :2 * n].reshape(rows, 2 * n)
+                rh = r * h_in  # the product that met U_h
+                du[:, 2 * n:] = rh.reshape(rows, n).T @ drec[:, :, 2 * n:].reshape(rows, n)
         db_rec = drec.reshape(rows, 3 * n).sum(axis=0) if has_bias else None
         return np.ascontiguousarray(dxw.transpose(1, 0, 2)), du, db_rec, dh
 
@@ -280,9 +280,9 @@ class LSTM(Function):
                 dh_gates = da[t] @ u.T if keep is None else (da[t] @ u.T) * keep  # BLAS
                 dh = dh_gates if m is None else dh_gates + dh * (1.0 - m[t])
                 dc = dc_gates if m is None else dc_gates + dc * (1.0 - m[t])
-        h_in = h[:-1] if keep is None else h[:-1] * keep
-        rows = steps * batch
-        du = h_in.reshape(rows, n).T @ da.reshape(rows, 4 * n)  # sum_t h_{t-1}^T @ da_t (BLAS)
+            h_in = h[:-1] if keep is None else h[:-1] * keep
+            rows = steps * batch
+            du = h_in.reshape(rows, n).T @ da.reshape(rows, 4 * n)  # sum_t h_{t-1}^T @ da_t (BLAS)
         return np.ascontiguousarray(da.transpose(1, 0, 2)), du, dh, dc
 
 
