@@ -44,6 +44,28 @@ def tinyvid_fwd_bwd(layer_name, seed=0):
     return fwd_bwd
 
 
+def tinyvid_recurrence_fwd_bwd(seed=0):
+    """The GRU layer's recurrence alone (tinyvid.nn.gru, no input projection): the step loop."""
+    import tinyvid
+    from tinyvid import nn
+
+    rng = np.random.default_rng(seed)
+    xw = tinyvid.Tensor(rng.standard_normal((BATCH, STEPS, 3 * UNITS), dtype=np.float32),
+                        requires_grad=True)
+    u = tinyvid.Tensor(rng.standard_normal((UNITS, 3 * UNITS), dtype=np.float32) * 0.1,
+                       requires_grad=True)
+    b = tinyvid.Tensor(np.zeros(3 * UNITS, dtype=np.float32), requires_grad=True)
+    dy = np.zeros((BATCH, STEPS, UNITS), dtype=np.float32)
+    dy[:, -1] = rng.standard_normal((BATCH, UNITS), dtype=np.float32)
+
+    def fwd_bwd():
+        for t in (xw, u, b):
+            t.grad = None
+        nn.gru(xw, u, b).backward(dy)
+
+    return fwd_bwd
+
+
 def torch_fwd_bwd(torch, layer_name, seed=0):
     """The same in PyTorch: torch.nn.GRU / LSTM over x, the last step's output, backward."""
     torch.manual_seed(seed)
@@ -86,6 +108,11 @@ def run(quick=False):
         if "torch" in times:
             row.update(torch_ms=times["torch"] * 1e3, vs_torch=times["torch"] / times["tinyvid"])
         rows.append(row)
+        if layer_name == "GRU" and not quick:
+            alone = blocked_median_times({"tinyvid": tinyvid_recurrence_fwd_bwd()}, rounds=5,
+                                         per_block=10, warmup=2)["tinyvid"]
+            rows.append({"name": "  GRU recurrence alone (tinyvid.nn.gru)",
+                         "tinyvid_ms": alone * 1e3, "torch_ms": None, "vs_torch": None})
     return rows
 
 
