@@ -21,6 +21,7 @@ differences in float32 are too coarse). `set_weights` always casts to the layer'
 
 import inspect
 import re
+from typing import Any
 
 import numpy as np
 
@@ -115,7 +116,7 @@ class Layer:
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)
 
-    def __call__(self, x, training=False, mask=None):
+    def __call__(self, x: Any, training: bool = False, mask: Any = None) -> Any:
         if mask is None:
             mask = getattr(x, "_keras_mask", None)  # the mask the previous layer attached
         x = self._as_tensor(x)
@@ -126,12 +127,13 @@ class Layer:
         if mask is not None:
             mask = self._check_mask(mask, x.shape)
         if mask is not None and _call_takes_mask(type(self)):
-            y = self.call(x, training=training, mask=mask)
+            y = self.call(x, training=training, mask=mask)  # type: ignore[call-arg]
         else:
             y = self.call(x, training=training)
         out_mask = self.compute_mask(x, mask) if self.supports_masking else None
         if out_mask is not None and isinstance(y, Tensor):
-            y._keras_mask = out_mask  # as Keras does: the next layer finds it on its input
+            # as Keras does: the mask rides on the output, where the next layer finds it
+            y._keras_mask = out_mask  # type: ignore[attr-defined]
         return y
 
     # --- masks: which time steps are real (True) and which are padding (False) -----------------
@@ -141,21 +143,21 @@ class Layer:
     # it, and a layer that does not support masking drops it.
 
     @property
-    def supports_masking(self):
+    def supports_masking(self) -> bool:
         """Whether the mask of this layer's input goes on to its output (through compute_mask).
         True by default for layers that override compute_mask, as in Keras 3."""
         explicit = self.__dict__.get("_supports_masking")
         return type(self).compute_mask is not Layer.compute_mask if explicit is None else explicit
 
     @supports_masking.setter
-    def supports_masking(self, value):
+    def supports_masking(self, value: bool) -> None:
         self._supports_masking = bool(value)
 
-    def compute_mask(self, x, mask=None):
+    def compute_mask(self, x: Any, mask: Any = None) -> Any:
         """The mask of the output for input x and its mask: by default the input's mask."""
         return mask
 
-    def _check_mask(self, mask, shape):
+    def _check_mask(self, mask: Any, shape: tuple) -> np.ndarray:
         """The mask as a NumPy bool array whose shape is the first axes of the input's shape."""
         mask = np.asarray(getattr(mask, "data", mask))
         if mask.ndim < 1 or mask.ndim >= len(shape) or mask.shape != tuple(shape[:mask.ndim]):
@@ -259,7 +261,7 @@ class Layer:
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
 
 
-def _call_takes_mask(cls):
+def _call_takes_mask(cls: type["Layer"]) -> bool:
     """Whether `cls.call` has a `mask` parameter (Keras passes the mask only to such layers)."""
     takes = _CALL_TAKES_MASK.get(cls)
     if takes is None:

@@ -17,6 +17,8 @@ Training is one loop (`fit`), and each turn of it is one `train_step`:
     weight's .grad -> optimizer step: theta <- theta - alpha * ... (see optimizers.py)
 """
 
+from typing import Any
+
 import numpy as np
 
 from tinyvid.autograd.grad_mode import no_grad
@@ -93,7 +95,7 @@ class Sequential:
             shape = layer.compute_output_shape(shape)
         return shape
 
-    def __call__(self, x, training=False, mask=None):
+    def __call__(self, x: Any, training: bool = False, mask: Any = None) -> Any:
         """The forward pass: x `(batch, ...)` through every layer in order; returns a Tensor.
 
         `training=True` turns on Dropout. Arrays are converted to the first layer's dtype.
