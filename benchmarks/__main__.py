@@ -11,6 +11,7 @@ tests check that the suite runs, never how fast.
     jit       first-call compile time of the kernels, empty cache and warm cache
     memory    peak RSS of a training epoch from a VideoFolder, at two dataset sizes
     conv3d    Conv3D fwd+bwd beside sgemm and PyTorch; a clip model's training step vs PyTorch
+    rnn       GRU and LSTM layers' forward+backward beside torch.nn.GRU / LSTM
 
 PyTorch columns need the `torch` extra (pip install -e ".[torch]"); without it they are empty
 and the summary says so. `--quick` is a smoke run of under two minutes (fewer repetitions,
@@ -28,13 +29,14 @@ from benchmarks import (
     bench_jit,
     bench_kernels,
     bench_memory,
+    bench_rnn,
     bench_train,
     bench_video,
 )
 from benchmarks.common import format_table, machine_info, print_machine_info, torch_installed
 
 SECTIONS = {"kernels": bench_kernels, "train": bench_train, "video": bench_video,
-            "jit": bench_jit, "memory": bench_memory, "conv3d": bench_conv3d}
+            "jit": bench_jit, "memory": bench_memory, "conv3d": bench_conv3d, "rnn": bench_rnn}
 
 
 def parse_args(argv=None):

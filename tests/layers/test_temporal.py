@@ -182,7 +182,7 @@ def test_global_average_pooling1d_averages_only_the_real_steps():
     grad_x = leaf64((2, 3, 2))
     assert tinyvid.gradcheck(lambda x: GlobalAveragePooling1D(dtype="float64").call(x, mask=mask),
                              [grad_x])
-    with pytest.raises(ValueError, match=r"expected a mask of shape \(2, 3\)"):
+    with pytest.raises(ValueError, match=r"argument `mask`: expected booleans of shape \(batch, time\) = \(2, 3\)"):
         layer(x, mask=mask[:, :2])
 
 

@@ -13,11 +13,14 @@
     symbolic.py        KerasTensor, Node: what calling a layer on Input(...) records
     preprocessing.py   Rescaling, Resizing, CenterCrop, RandomFlip, RandomCrop, RandomRotation,
                        RandomZoom, RandomContrast
+    masking.py         Masking: which steps of a sequence are padding
+    recurrent.py       GRU, LSTM over (batch, time, features)
 """
 
 from tinyvid.layers.base import InputSpec, Layer
 from tinyvid.layers.convolutional import Conv2D, Conv3D
 from tinyvid.layers.core import Activation, Dense, Dropout, Flatten, Input, InputLayer
+from tinyvid.layers.masking import Masking
 from tinyvid.layers.merging import Add, Average, Concatenate, Multiply
 from tinyvid.layers.normalization import BatchNormalization
 from tinyvid.layers.pooling import (
@@ -40,6 +43,7 @@ from tinyvid.layers.preprocessing import (
     Rescaling,
     Resizing,
 )
+from tinyvid.layers.recurrent import GRU, LSTM
 from tinyvid.layers.reshaping import Reshape
 from tinyvid.layers.symbolic import KerasTensor
 from tinyvid.layers.wrappers import TimeDistributed
@@ -53,3 +57,4 @@ __all__ = [
     "Rescaling", "Resizing", "CenterCrop", "RandomFlip", "RandomCrop", "RandomRotation",
     "RandomZoom", "RandomContrast",
 ]
+__all__ += ["Masking", "GRU", "LSTM"]

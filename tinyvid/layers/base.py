@@ -6,6 +6,7 @@ A layer's life, in the order Keras gives it:
     build(input_shape)            create the weights, now that the input's size is known
     call(x, training=False)       the forward pass on Tensors (the engine records it for backward)
     compute_output_shape(shape)   the output's shape, without computing anything
+    compute_mask(x, mask)         the output's mask (which time steps are real), see below
 
 `layer(x)` runs them in that order: the first call builds the layer from x's shape, every call
 checks x against what the layer was built for, then runs `call`.
@@ -18,6 +19,7 @@ weights in float64 and compute in float64: that is what gradient checks need (fi
 differences in float32 are too coarse). `set_weights` always casts to the layer's dtype.
 """
 
+import inspect
 import re
 from typing import Any
 
@@ -131,16 +133,58 @@ class Layer:
         is a KerasTensor of the output's shape (see symbolic.py).
 
         `mask` (batch, steps), True for a real step, goes to layers whose `call` takes one
-        (GlobalAveragePooling1D, the recurrent layers).
+        (GlobalAveragePooling1D, the recurrent layers); without one, the mask the previous
+        layer attached to x (`x._keras_mask`) is used, as in Keras.
         """
         if is_symbolic(x):
             return self._symbolic_call(x)
+        if mask is None:
+            mask = getattr(x, "_keras_mask", None)  # the mask the previous layer attached
         x = map_structure(self._as_tensor, x)
         shape = map_structure(lambda t: t.shape, x) if isinstance(x, (list, tuple)) else x.shape
         self._build_from(shape)
-        if mask is not None:
-            return self.call(x, training=training, mask=mask)  # type: ignore[call-arg]
-        return self.call(x, training=training)
+        if mask is not None and isinstance(x, Tensor):
+            mask = self._check_mask(mask, x.shape)
+        if mask is not None and _call_takes_mask(type(self)):
+            y = self.call(x, training=training, mask=mask)  # type: ignore[call-arg]
+        else:
+            y = self.call(x, training=training)
+        out_mask = self.compute_mask(x, mask) if self.supports_masking else None
+        if out_mask is not None and isinstance(y, Tensor):
+            # as Keras does: the mask rides on the output, where the next layer finds it
+            y._keras_mask = out_mask  # type: ignore[attr-defined]
+        return y
+
+    # --- masks: which time steps are real (True) and which are padding (False) -----------------
+    #
+    # A mask (batch, time) travels with the data, as in Keras 3: Masking makes one, layers that
+    # `supports_masking` pass it on (compute_mask), a layer whose `call` takes `mask=` receives
+    # it, and a layer that does not support masking drops it.
+
+    @property
+    def supports_masking(self) -> bool:
+        """Whether the mask of this layer's input goes on to its output (through compute_mask).
+        True by default for layers that override compute_mask, as in Keras 3."""
+        explicit = self.__dict__.get("_supports_masking")
+        return type(self).compute_mask is not Layer.compute_mask if explicit is None else explicit
+
+    @supports_masking.setter
+    def supports_masking(self, value: bool) -> None:
+        self._supports_masking = bool(value)
+
+    def compute_mask(self, x: Any, mask: Any = None) -> Any:
+        """The mask of the output for input x and its mask: by default the input's mask."""
+        return mask
+
+    def _check_mask(self, mask: Any, shape: tuple) -> np.ndarray:
+        """The mask as a NumPy bool array whose shape is the first axes of the input's shape."""
+        mask = np.asarray(getattr(mask, "data", mask))
+        if mask.ndim < 1 or mask.ndim >= len(shape) or mask.shape != tuple(shape[:mask.ndim]):
+            raise ValueError(
+                f"{self.where}: invalid value for argument `mask`: expected booleans of shape "
+                f"(batch, time) = {tuple(shape[:2])}, one per step of the input of shape "
+                f"{tuple(shape)}. Received: mask of shape {mask.shape}")
+        return mask.astype(bool, copy=False)
 
     def _build_from(self, shape: Any) -> None:
         """Build on first use (remembering the shape: a saved model records it), then check."""
@@ -316,6 +360,17 @@ KERAS_DEFAULTS_ONLY: dict[str, Any] = {
     "lora_rank": None, "lora_alpha": None, "groups": 1, "sparse": False, "ragged": False,
     "optional": False,
 }
+
+
+def _call_takes_mask(cls: type["Layer"]) -> bool:
+    """Whether `cls.call` has a `mask` parameter (Keras passes the mask only to such layers)."""
+    takes = _CALL_TAKES_MASK.get(cls)
+    if takes is None:
+        takes = _CALL_TAKES_MASK[cls] = "mask" in inspect.signature(cls.call).parameters
+    return takes
+
+
+_CALL_TAKES_MASK: dict[type, bool] = {}
 
 
 # --- argument checks shared by the layers --------------------------------------------------------

@@ -94,6 +94,7 @@ class Dense(Layer):
         self.use_bias = use_bias
         self.kernel_initializer, self.bias_initializer = kernel_initializer, bias_initializer
         self.input_spec = InputSpec(min_ndim=2)
+        self.supports_masking = True  # (batch, time, in) -> (batch, time, units): same steps
 
     def build(self, input_shape):
         input_dim = input_shape[-1]
@@ -129,6 +130,7 @@ class Activation(Layer):
     def __init__(self, activation, **kwargs):
         super().__init__(**kwargs)
         self.activation = _activation(activation, self)
+        self.supports_masking = True
 
     def call(self, x, training=False):
         return self.activation(x)
@@ -183,6 +185,7 @@ class Dropout(Layer):
             raise self._invalid("rate", "expected a float value between 0 and 1", rate)
         self.rate, self.noise_shape, self.seed = float(rate), noise_shape, seed
         self._generator = None if seed is None else generator_for(seed)
+        self.supports_masking = True
 
     def call(self, x, training=False):
         if not training or self.rate == 0:

@@ -29,7 +29,8 @@ from tinyvid.training import rng
 
 __all__ = [
     "compute_fans", "Initializer", "Zeros", "Ones", "Constant", "RandomUniform",
-    "RandomNormal", "GlorotUniform", "HeUniform", "ALL", "get", "serialize", "deserialize",
+    "RandomNormal", "GlorotUniform", "HeUniform", "Orthogonal", "ALL", "get", "serialize",
+    "deserialize",
 ]
 
 
@@ -125,6 +126,35 @@ class HeUniform(Initializer):
         return _uniform(shape, dtype, -limit, limit, self.seed)
 
 
+class Orthogonal(Initializer):
+    """A random orthogonal matrix times `gain`: Keras's default for recurrent kernels.
+
+    The weight is seen as a matrix of rows = prod(shape[:-1]) by cols = shape[-1]. A matrix A of
+    N(0, 1) values, (max, min) of those, is factored A = QR; Q's columns are orthonormal, and
+    multiplying them by sign(diag(R)) makes Q uniformly distributed (Keras does the same). When
+    rows < cols, Q is transposed, so the rows are orthonormal: a GRU's recurrent kernel
+    `(units, 3 * units)` gets orthonormal rows, so products with it keep a state's length
+    (||h U|| = ||h||), step after step.
+    """
+
+    def __init__(self, gain=1.0, seed=None):
+        self.gain, self.seed = gain, seed
+
+    def __call__(self, shape, dtype=np.float32):
+        shape = tuple(shape)
+        if len(shape) < 2:
+            raise ValueError(f"Orthogonal initializer: the shape must have at least two axes, "
+                             f"received shape={shape}")
+        rows, cols = math.prod(shape[:-1]), shape[-1]
+        a = rng.generator_for(self.seed).standard_normal((max(rows, cols), min(rows, cols)))
+        q, r = np.linalg.qr(a)
+        q *= np.sign(np.diag(r))
+        if rows < cols:
+            q = q.T
+        # C order, as every weight: the optimizers update weights in place
+        return np.ascontiguousarray((self.gain * q).reshape(shape), dtype=dtype)
+
+
 def _uniform(shape, dtype, low, high, seed):
     # Draw directly in the weight's dtype and scale in place: a 14.7M-weight float32 kernel then
     # never passes through a float64 copy twice its size.
@@ -137,6 +167,7 @@ def _uniform(shape, dtype, low, high, seed):
 ALL = {
     "zeros": Zeros, "ones": Ones, "constant": Constant, "random_uniform": RandomUniform,
     "random_normal": RandomNormal, "glorot_uniform": GlorotUniform, "he_uniform": HeUniform,
+    "orthogonal": Orthogonal,
 }
 
 

@@ -111,10 +111,12 @@ class Sequential(Model):
             shape = layer.compute_output_shape(shape)
         return shape
 
-    def __call__(self, x: Any, training: bool = False) -> Tensor:
+    def __call__(self, x: Any, training: bool = False, mask: Any = None) -> Any:
         """The forward pass: x `(batch, ...)` through every layer in order; returns a Tensor.
 
         `training=True` turns on Dropout. Arrays are converted to the first layer's dtype.
+        `mask` `(batch, time)` (True = a real step) goes to the first layer; after that each
+        layer's output mask (Masking makes one, GRU consumes it) goes on to the next layer.
         """
         if not self._layers:
             raise ValueError(f"Sequential model '{self.name}' has no layers; add some with model.add()")
@@ -123,7 +125,8 @@ class Sequential(Model):
             self.build((None,) + shape[1:])  # the first data seen fixes the input shape
         self._check_input(shape)
         for layer in self._layers:
-            x = layer(x, training=training)
+            x = layer(x, training=training, mask=mask)
+            mask = getattr(x, "_keras_mask", None)  # the output's mask, for the next layer
         return x
 
     def _check_input(self, shape):

@@ -9,6 +9,7 @@ backward side by side), its public function, and that function's argument checks
     softmax.py        softmax, log_softmax                 fused, stable
     crossentropy.py   sigmoid_cross_entropy_with_logits    fused, stable
     image.py          resize, affine_transform             for the preprocessing layers
+    recurrent.py      gru(xw, u, ...), lstm(xw, u, ...)    the steps of GRU / LSTM, through time
 
 `tinyvid.functional` shows the same functions under PyTorch's name for them.
 """
@@ -29,6 +30,7 @@ from tinyvid.nn.pool import (
     max_pool2d,
     max_pool3d,
 )
+from tinyvid.nn.recurrent import GRU, LSTM, gru, lstm
 from tinyvid.nn.softmax import LogSoftmax, Softmax, log_softmax, softmax
 
 __all__ = [
@@ -40,3 +42,4 @@ __all__ = [
     "Conv3D", "MaxPool3D", "AvgPool3D", "BatchNormTraining", "BatchNormInference",
     "resize", "affine_transform", "Resize", "AffineSample", "Pad2D",
 ]
+__all__ += ["gru", "lstm", "GRU", "LSTM"]

@@ -1,0 +1,80 @@
+"""docs/tutorial.md section 8 (GRU, LSTM and masks) stays true, checked by test_tutorial's rules.
+
+Its python blocks run and print what its text blocks say, its excerpt is still verbatim in
+tinyvid/nn/recurrent.py, and its pdb session, stopping inside the GRU's backward at one time
+step, prints what the transcript shows.
+"""
+
+import contextlib
+import inspect
+import io
+import os
+import re
+import shlex
+import subprocess
+import sys
+
+import pytest
+
+from tests.test_tutorial import ROOT, _line_pattern, _pdb_sessions, output_matches, read_blocks
+from tinyvid.nn import recurrent
+
+SECTION = "## 8. Through time"
+
+
+def section_blocks():
+    text = (ROOT / "docs" / "tutorial.md").read_text(encoding="utf-8")
+    start_line = text[:text.index(SECTION)].count("\n") + 1
+    return [b for b in read_blocks() if b.line > start_line]
+
+
+def test_the_section_python_blocks_print_what_its_text_blocks_say():
+    blocks = section_blocks()
+    assert any(b.info == "python" for b in blocks)
+    namespace, printed = {"__name__": "__tutorial__"}, None
+    for block in blocks:
+        if block.info == "python":
+            out = io.StringIO()
+            with contextlib.redirect_stdout(out):
+                exec(compile(block.body, "docs/tutorial.md", "exec"), namespace)
+            printed = out.getvalue()
+        elif block.info == "text":
+            assert printed is not None and output_matches(block.body, printed), printed
+
+
+def test_the_quoted_gate_derivatives_are_still_the_code():
+    source = inspect.getsource(recurrent.gru_step_backward)
+    excerpts = [b for b in section_blocks() if b.info == "python tinyvid/nn/recurrent.py "
+                                                              "gru_step_backward"]
+    assert excerpts
+    for piece in re.split(r"^[ \t]*\.\.\.[ \t]*\n", excerpts[0].body, flags=re.M):
+        assert piece in source, piece
+
+
+@pytest.mark.slow
+def test_the_pdb_session_stops_inside_the_gru_backward_at_one_time_step():
+    sessions = [s for s in _pdb_sessions() if "gru_step_backward" in s[0]]
+    assert len(sessions) == 1
+    command, transcript = sessions[0]
+    assert not re.search(r":\d+", command), "a breakpoint by name, not by line number"
+    words = shlex.split(command)
+    assert words[0] == "python"
+    commands = [line.strip()[len("(Pdb) "):] for line in transcript.splitlines()
+                if line.strip().startswith("(Pdb) ")]
+    env = dict(os.environ, PYTHONBREAKPOINT="0")
+    result = subprocess.run([sys.executable, *words[1:]], cwd=ROOT, env=env, text=True,
+                            input="\n".join(commands + ["q", ""]), capture_output=True,
+                            timeout=300)
+    lines = [line.strip() for line in result.stdout.replace("(Pdb) ", "\n").splitlines()]
+    position = 0
+    for expected in transcript.splitlines():
+        if expected.strip().startswith("(Pdb)") or expected.strip() in ("", "..."):
+            continue
+        pattern = re.compile(_line_pattern(expected))
+        for i in range(position, len(lines)):
+            if pattern.fullmatch(lines[i]):
+                position = i + 1
+                break
+        else:
+            pytest.fail(f"`{command}` did not print, in order, the line\n{expected}\n"
+                        f"It printed:\n{result.stdout}\n{result.stderr}")
