@@ -9,6 +9,7 @@ import math
 
 import numpy as np
 
+from tinyvid import distribution
 from tinyvid.data.folder import _check_label_mode, _encode_labels
 
 # --- batches of frames for fit -----------------------------------------------------------------
@@ -34,15 +35,22 @@ class FrameBatches:
             after video, as `evaluate_videos` and a validation set want them.
         label_mode: "categorical" for one-hot float32 y of shape (batch, num_classes), "sparse"
             for int64 y of shape (batch,).
+        shard: which rows of every batch this process reads. "auto" follows the distribution
+            (tinyvid.distribution.set_distribution): each MPI rank reads only its share of every
+            global batch, in the same order on every rank (it comes from the seed), and the whole
+            batch without a distribution. (rank, num_ranks) picks a share; None the whole batch.
 
     Returns from `batches[i]`:
         x: float32 (batch, height, width, 3) in [0, 1]; y as label_mode says.
     """
 
-    def __init__(self, video_folder, batch_size=32, shuffle=True, seed=0, label_mode="categorical"):
+    def __init__(self, video_folder, batch_size=32, shuffle=True, seed=0, label_mode="categorical",
+                 shard="auto"):
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"Invalid batch_size: {batch_size!r} (expected a positive integer)")
         _check_label_mode(label_mode)
+        _check_shard(shard)
+        self.shard = shard
         self.folder, self.batch_size, self.shuffle = video_folder, batch_size, shuffle
         self.seed, self.label_mode, self.epoch = seed, label_mode, 0
         self._recent = collections.OrderedDict()  # video index -> frames, least recent first
@@ -51,11 +59,21 @@ class FrameBatches:
     def __len__(self):
         return math.ceil(len(self._order) / self.batch_size)
 
+    @property
+    def reads_own_shard(self):
+        """True when `batches[i]` is this rank's share of batch i rather than all of it."""
+        return self._shard()[1] > 1
+
+    def _shard(self):
+        return distribution.shard() if self.shard == "auto" else self.shard or (0, 1)
+
     def __getitem__(self, i):
         if not -len(self) <= i < len(self):
             raise IndexError(f"FrameBatches: batch {i} out of range for {len(self)} batches")
         i %= len(self)
         samples = self._order[i * self.batch_size:(i + 1) * self.batch_size]  # (n, 2): video, frame
+        start, stop = distribution.shard_bounds(len(samples), *self._shard())
+        samples = samples[start:stop]  # this rank's rows of the global batch
         frames, labels = [], []
         for video, t in samples:
             video_frames = self._frames(video)
@@ -98,6 +116,16 @@ class FrameBatches:
         if len(self._recent) > 2 * self.batch_size:
             self._recent.popitem(last=False)
         return frames
+
+
+def _check_shard(shard):
+    fits = shard in ("auto", None) or (
+        isinstance(shard, tuple) and len(shard) == 2
+        and all(isinstance(v, int) and not isinstance(v, bool) for v in shard)
+        and 0 <= shard[0] < shard[1])
+    if not fits:
+        raise ValueError(f"FrameBatches: invalid value for argument `shard`: expected 'auto', None "
+                         f"or (rank, num_ranks) with 0 <= rank < num_ranks, received {shard!r}")
 
 
 # --- evaluation: frames and videos -------------------------------------------------------------

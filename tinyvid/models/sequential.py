@@ -19,6 +19,7 @@ Training is one loop (`fit`), and each turn of it is one `train_step`:
 
 import numpy as np
 
+from tinyvid import distribution
 from tinyvid.autograd.grad_mode import no_grad
 from tinyvid.autograd.tensor import Tensor
 from tinyvid.data.adapters import batches_for, is_data_source, split_validation, unpack
@@ -202,6 +203,10 @@ class Sequential:
         for metric in self._metrics or []:
             metric.reset()
 
+    def _trackers(self):
+        """The running means behind the logs, the loss's first."""
+        return [self._loss_tracker, *(self._metrics or [])]
+
     def _update_metrics(self, y, y_pred, loss):
         if self._metrics is None:
             self._metrics = [_metrics_module.get(m, y, y_pred) for m in self._metric_ids]
@@ -222,13 +227,17 @@ class Sequential:
         weights = self.trainable_weights
         for w in weights:
             w.grad = None  # gradients accumulate in backward(); start from none
+        if len(x) == 0:  # distribution: this rank's share of a short last batch is empty
+            return distribution.step_without_samples(self.optimizer, weights, self._trackers())
         y_pred = self(x, training=True)  # forward: the engine records each op
         loss = self.loss(y, y_pred)  # J: a scalar Tensor, the mean loss over the batch
         loss.backward()  # backward: grad J(theta) into every weight's .grad
+        distribution.average_gradients(weights, len(y_pred))  # distribution: one Allreduce
         self.optimizer.apply_gradients([(w.grad, w) for w in weights])  # step: update theta
         for w in weights:
             w.grad = None  # a 59 MB kernel gradient is not kept alive until the next step
-        return self._update_metrics(y, y_pred.data, loss.item())
+        logs = self._update_metrics(y, y_pred.data, loss.item())
+        return distribution.reduce_logs(self._trackers(), logs)  # distribution: global means
 
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
             validation_split=0.0, validation_data=None, shuffle=True):
@@ -277,18 +286,19 @@ class Sequential:
         verbose = 1 if verbose == "auto" else verbose
         first_tuning = process.training_tuning_enabled() and not process.is_tuned()
         applied = process.tune_for_training()
-        if verbose and first_tuning:
+        if verbose and first_tuning and distribution.is_chief():  # distribution: rank 0 prints
             print(process.describe_tuning(applied))
         callbacks = CallbackList(callbacks, self, verbose, epochs, len(train))
 
         self.stop_training = False
+        distribution.on_train_begin(self, train)  # distribution: rank 0's weights everywhere
         callbacks.on_train_begin()
         for epoch in range(epochs):
             callbacks.on_epoch_begin(epoch)
             self.reset_metrics()
             for step in range(len(train)):
                 callbacks.on_train_batch_begin(step)
-                x_batch, y_batch = unpack(train[step])
+                x_batch, y_batch = distribution.local_batch(train, step)  # distribution: a share
                 logs = self.train_step(x_batch, y_batch)  # forward -> loss -> backward -> step
                 callbacks.on_train_batch_end(step, logs)
             if hasattr(train, "on_epoch_end"):
@@ -297,6 +307,7 @@ class Sequential:
             if val is not None:
                 epoch_logs.update({"val_" + k: v for k, v in self._test_loop(val).items()})
             callbacks.on_epoch_end(epoch, epoch_logs)
+            self.stop_training = distribution.stop_flag(self.stop_training)  # distribution: rank 0's
             if self.stop_training:
                 break
         callbacks.on_train_end()
@@ -319,12 +330,14 @@ class Sequential:
         progbar = Progbar(len(batches), verbose) if verbose else None
         with no_grad():
             for step in range(len(batches)):
-                x_batch, y_batch = unpack(batches[step])
+                x_batch, y_batch = distribution.local_batch(batches, step)  # distribution: a share
+                if len(x_batch) == 0:  # distribution: this rank's share is empty
+                    continue
                 y_pred = self(x_batch)
                 logs = self._update_metrics(y_batch, y_pred.data, self.loss(y_batch, y_pred).item())
                 if progbar:
                     progbar.update(step + 1, sorted(logs.items()), finalize=step + 1 == len(batches))
-        return logs
+        return distribution.reduce_logs(self._trackers(), logs)  # distribution: global means
 
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", return_dict=False):
         """The loss and metrics on (x, y) or a data source, averaged over all samples.

@@ -19,6 +19,8 @@ import sys
 import time
 import warnings
 
+from tinyvid import distribution
+
 __all__ = [
     "Callback", "CallbackList", "History", "Progbar", "ProgbarLogger", "EarlyStopping",
     "ModelCheckpoint",
@@ -27,6 +29,10 @@ __all__ = [
 
 class Callback:
     """Base class: every hook does nothing. Override the ones you need."""
+
+    # True for a callback that prints or writes files: under tinyvid.distribution it runs on
+    # rank 0 only (the other ranks would print the same lines and write the same files).
+    chief_only = False
 
     def __init__(self):
         self.model = None
@@ -64,6 +70,8 @@ class CallbackList(Callback):
                                  f"received {callback!r}")
         if verbose:
             self.callbacks.insert(0, ProgbarLogger())
+        if not distribution.is_chief():  # distribution: rank 0 alone prints and writes files
+            self.callbacks = [callback for callback in self.callbacks if not callback.chief_only]
         self.history = History()
         self.callbacks.append(self.history)
         for callback in self.callbacks:
@@ -133,8 +141,11 @@ class Progbar:
         self.start = time.perf_counter()
         self._last_draw = 0.0
         self._interactive = hasattr(sys.stdout, "isatty") and sys.stdout.isatty()
+        self._silent = not distribution.is_chief()  # distribution: rank 0 alone prints
 
     def update(self, current, values=(), finalize=False):
+        if self._silent:
+            return
         now = time.perf_counter()
         elapsed = now - self.start
         per_step = elapsed / max(current, 1)
@@ -180,6 +191,8 @@ def _format_eta(seconds):
 
 class ProgbarLogger(Callback):
     """Prints `Epoch 1/10` and the progress bar, with the running loss and metrics."""
+
+    chief_only = True
 
     def on_epoch_begin(self, epoch, logs=None):
         if self.params["epochs"] > 1:
@@ -272,7 +285,11 @@ class ModelCheckpoint(Callback):
         save_best_only: save only when `monitor` improved on the best so far.
         mode: 'min', 'max' or 'auto' (max for accuracies, else min).
         verbose: 1 prints a line for each save.
+
+    Under tinyvid.distribution only rank 0 saves (the weights are the same on every rank).
     """
+
+    chief_only = True
 
     def __init__(self, filepath, monitor="val_loss", verbose=0, save_best_only=False, mode="auto"):
         super().__init__()
