@@ -198,6 +198,10 @@ class VideoFolder:
         target = self._cache_path(path)
         temporary = None
         try:
+            # Safe with several ranks or machines writing one cache at once: mkdir(exist_ok)
+            # tolerates another process making the folder first; each writer has a temporary
+            # file of its own (a unique name) and os.replace is atomic, so a reader sees the
+            # old entry or a whole new one, and when two write one entry the last one wins.
             target.parent.mkdir(parents=True, exist_ok=True)
             # Write a temporary file and rename it: a reader never sees half an entry.
             with tempfile.NamedTemporaryFile(dir=target.parent, suffix=".tmp", delete=False) as f:
