@@ -112,12 +112,12 @@ def equivalence(out, rank, video_root=None):
         set_random_seed(11 + rank)
         train = VideoFolder(video_root, num_frames=4, size=(16, 16), split="train")
         validation = VideoFolder(video_root, num_frames=4, size=(16, 16), split="validation")
-        batches = FrameBatches(train, batch_size=6, seed=3)
+        batches = FrameBatches(train, batch_size=8, seed=3)
         model = document_model(len(train.classes), 16, "float64")
         model.compile(optimizer=Adam(learning_rate=1e-3), loss="categorical_crossentropy",
                       metrics=["accuracy"])
         history = model.fit(batches, epochs=2, verbose=0,
-                            validation_data=FrameBatches(validation, batch_size=6, shuffle=False))
+                            validation_data=FrameBatches(validation, batch_size=8, shuffle=False))
         logs = {**history.history, "rows_read_in_batch_0": [len(batches[0][0])]}
         save(out, rank, "frames", model.get_weights(), logs)
 

@@ -54,7 +54,7 @@ def load(out, rank, name):
 @pytest.fixture(scope="module")
 def videos(tmp_path_factory):
     root = tmp_path_factory.mktemp("videos") / "shapes"
-    return make_moving_shapes(root, videos_per_class=5, num_frames=4, size=16,
+    return make_moving_shapes(root, videos_per_class=3, num_frames=4, size=16,
                               classes=("red_circle", "blue_square", "green_triangle"))
 
 
@@ -127,8 +127,8 @@ def test_fit_on_frame_batches_reads_each_ranks_share_and_equals_one_process(two_
         for got, expected in zip(weights, reference, strict=True):
             np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-14)
         np.testing.assert_allclose(history["loss"], reference_history["loss"], rtol=1e-12)
-        assert history["rows_read_in_batch_0"] == [3]  # half of a batch of 6
-    assert reference_history["rows_read_in_batch_0"] == [6]
+        assert history["rows_read_in_batch_0"] == [4]  # half of a batch of 8
+    assert reference_history["rows_read_in_batch_0"] == [8]
 
 
 def test_batch_normalization_statistics_are_each_ranks_own(two_ranks):
@@ -178,8 +178,8 @@ def test_tinyvid_train_under_mpiexec_trains_data_parallel(tmp_path, videos):
                                   "--size", "16", "--out", str(out)])
     assert cache.returncode == 0, cache.stderr
     assert cache.stdout.splitlines()[0].startswith("data-parallel on 2 MPI ranks")
-    assert "cached 15 of 15 videos" in cache.stdout
-    assert len(list((out / "frame-cache").rglob("*.npz"))) == 15
+    assert "cached 9 of 9 videos" in cache.stdout
+    assert len(list((out / "frame-cache").rglob("*.npz"))) == 9
     train, _ = run_under_mpiexec(["-m", "tinyvid.cli", "train", str(videos), "--frames", "4",
                                   "--size", "16", "--epochs", "1", "--batch-size", "8",
                                   "--out", str(out)])
