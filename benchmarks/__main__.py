@@ -10,6 +10,7 @@ tests check that the suite runs, never how fast.
     video     read_video's decoding frames/s against PyAV alone
     jit       first-call compile time of the kernels, empty cache and warm cache
     memory    peak RSS of a training epoch from a VideoFolder, at two dataset sizes
+    mpi       data-parallel training's per-step Allreduce on 2 MPI ranks (skips without mpiexec)
 
 PyTorch columns need the `torch` extra (pip install -e ".[torch]"); without it they are empty
 and the summary says so. `--quick` is a smoke run of under two minutes (fewer repetitions,
@@ -22,11 +23,11 @@ import platform
 import sys
 import time
 
-from benchmarks import bench_jit, bench_kernels, bench_memory, bench_train, bench_video
+from benchmarks import bench_jit, bench_kernels, bench_memory, bench_mpi, bench_train, bench_video
 from benchmarks.common import format_table, machine_info, print_machine_info, torch_installed
 
 SECTIONS = {"kernels": bench_kernels, "train": bench_train, "video": bench_video,
-            "jit": bench_jit, "memory": bench_memory}
+            "jit": bench_jit, "memory": bench_memory, "mpi": bench_mpi}
 
 
 def parse_args(argv=None):

@@ -181,22 +181,28 @@ class DataParallel:
 
     def _wait(self, request: Any, what: str) -> None:
         # MPI has no timeout of its own: poll the nonblocking call (Test also drives its
-        # progress) and sleep a little between polls, so a waiting rank leaves the cores to
-        # the ranks still computing.
+        # progress). Poll without pause at first, as MPI's blocking calls do: a sleep on a busy
+        # machine can cost milliseconds, and a big message moves on only while it is polled.
+        # After that, sleep a little between polls, leaving the cores to ranks still computing.
         if self.timeout is None:
             request.Wait()
             return
-        deadline = time.monotonic() + self.timeout
+        now = time.monotonic()
+        deadline, spin_until = now + self.timeout, now + _SPIN_SECONDS
         pause = 0.0
         while not request.Test():
-            if time.monotonic() > deadline:
+            now = time.monotonic()
+            if now < spin_until:
+                continue
+            if now > deadline:
                 faults.abort(self.comm, f"rank {self.rank} of {self.num_processes}: {what} got no "
                              f"answer from the other ranks within {self.timeout:g} s: a rank has "
                              f"died or hangs; ending the job")
             time.sleep(pause)
-            pause = min(2 * pause or 1e-5, 1e-3)
+            pause = min(2 * pause or 1e-5, 1e-4)
 
 
+_SPIN_SECONDS = 0.1  # how long a collective call is polled without sleeping
 _current: DataParallel | None = None
 
 
