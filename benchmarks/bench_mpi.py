@@ -10,8 +10,13 @@ Rows, from one `mpiexec -n 2` job started by this module:
                      the flat buffer, the Allreduce, and waiting for the slower rank), and that
                      share of the step in %
 
+    step, temporal   (with PyTorch installed, in this process alone) the training step of the
+                     temporal model in PyTorch: tinyvid has no Conv3D yet, so its compute comes
+                     from PyTorch for docs/scaling.md
+
 The temporal model is a C3D-like stack assumed for docs/scaling.md (four 3x3x3 Conv3D of 32, 64,
-128, 256 filters, global pooling, Dense(10)): only its gradient size matters here. Both ranks
+128, 256 filters with max pooling, global average pooling, Dense(10)), on clips of 8 frames of
+64x64x3, batch 8. Both ranks
 run on this machine, so the Allreduce goes through shared memory, not a network; see
 docs/scaling.md for what a network changes. Skips (one row saying so) without mpi4py or mpiexec.
 
@@ -43,6 +48,29 @@ def temporal_model_parameters(channels=(32, 64, 128, 256), classes=CLASSES):
     return count + c_in * classes + classes
 
 
+def torch_temporal_step_seconds(torch, steps, batch=8, frames=8, size=64):
+    """Median seconds of one training step of the temporal model in PyTorch (Adam)."""
+    nn = torch.nn
+    torch.manual_seed(0)
+    layers, c_in = [], 3
+    for c_out, pool in ((32, (1, 2, 2)), (64, 2), (128, 2), (256, None)):
+        layers += [nn.Conv3d(c_in, c_out, 3, padding=1), nn.ReLU()]
+        layers += [nn.MaxPool3d(pool)] if pool else []
+        c_in = c_out
+    model = nn.Sequential(*layers, nn.AdaptiveAvgPool3d(1), nn.Flatten(), nn.Linear(c_in, CLASSES))
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.001, eps=1e-7)
+    x = torch.rand(batch, 3, frames, size, size)
+    y = torch.randint(0, CLASSES, (batch,))
+    times = []
+    for _ in range(steps + 1):  # the first is untimed
+        started = time.perf_counter()
+        optimizer.zero_grad()
+        nn.functional.cross_entropy(model(x), y).backward()
+        optimizer.step()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times[1:])
+
+
 def _mpiexec():
     try:
         import mpi4py  # noqa: F401  (the package only: importing it does not start MPI)
@@ -63,7 +91,15 @@ def run(quick=False):
         result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=900)
         if result.returncode != 0:
             return [{"name": f"failed: {result.stderr.strip().splitlines()[-1:]}"}]
-        return json.loads(out.read_text())
+        rows = json.loads(out.read_text())
+    from benchmarks.common import optional_torch, torch_installed
+
+    if torch_installed():
+        seconds = torch_temporal_step_seconds(optional_torch(), steps=1 if quick else 3)
+        rows.append({"name": "step, temporal model in PyTorch, 8 clips of 8x64x64x3, 1 process",
+                     "megabytes": temporal_model_parameters() * 4 / 1e6,
+                     "step_ms": seconds * 1e3})
+    return rows
 
 
 def _allreduce_rows(data_parallel, sizes, repeats):

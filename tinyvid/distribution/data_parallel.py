@@ -126,8 +126,9 @@ class DataParallel:
         devices: None for every rank, or the list `list_devices()` gives (a subset of ranks
             cannot train alone: all ranks of the job take part).
         timeout: seconds a rank waits in one collective call before it decides another rank has
-            died and aborts the job; None waits forever. It must cover the slowest rank's step,
-            including its first, which compiles the kernels.
+            died and aborts the job; None waits forever (with MPI's blocking calls, which
+            can be a little faster). It must cover the slowest rank's step, including its
+            first, which compiles the kernels.
     """
 
     def __init__(self, devices: list[str] | None = None, timeout: float | None = 600.0) -> None:
@@ -164,13 +165,21 @@ class DataParallel:
     # --- the collective calls, each with a deadline -----------------------------------------
 
     def allreduce_sum(self, buffer: np.ndarray, what: str) -> np.ndarray:
-        """Sum `buffer` over the ranks, in place (every rank ends with the sum)."""
-        self._wait(self.comm.Iallreduce(self._mpi.IN_PLACE, buffer, op=self._mpi.SUM), what)
+        """Sum `buffer` over the ranks, in place (every rank ends with the sum). With a timeout
+        this is a nonblocking Iallreduce polled against it; without, MPI's blocking Allreduce
+        (MPICH's blocking algorithms can be faster than its nonblocking ones)."""
+        if self.timeout is None:
+            self.comm.Allreduce(self._mpi.IN_PLACE, buffer, op=self._mpi.SUM)
+        else:
+            self._wait(self.comm.Iallreduce(self._mpi.IN_PLACE, buffer, op=self._mpi.SUM), what)
         return buffer
 
     def broadcast(self, buffer: np.ndarray, what: str) -> np.ndarray:
         """Overwrite `buffer` on every rank with rank 0's, in place."""
-        self._wait(self.comm.Ibcast(buffer, root=0), what)
+        if self.timeout is None:
+            self.comm.Bcast(buffer, root=0)
+        else:
+            self._wait(self.comm.Ibcast(buffer, root=0), what)
         return buffer
 
     def gradient_buffer(self, size: int, dtype: np.dtype) -> np.ndarray:
@@ -180,15 +189,13 @@ class DataParallel:
         return self._buffer
 
     def _wait(self, request: Any, what: str) -> None:
+        timeout = self.timeout if self.timeout is not None else float("inf")
         # MPI has no timeout of its own: poll the nonblocking call (Test also drives its
         # progress). Poll without pause at first, as MPI's blocking calls do: a sleep on a busy
         # machine can cost milliseconds, and a big message moves on only while it is polled.
         # After that, sleep a little between polls, leaving the cores to ranks still computing.
-        if self.timeout is None:
-            request.Wait()
-            return
         now = time.monotonic()
-        deadline, spin_until = now + self.timeout, now + _SPIN_SECONDS
+        deadline, spin_until = now + timeout, now + _SPIN_SECONDS
         pause = 0.0
         while not request.Test():
             now = time.monotonic()
@@ -196,7 +203,7 @@ class DataParallel:
                 continue
             if now > deadline:
                 faults.abort(self.comm, f"rank {self.rank} of {self.num_processes}: {what} got no "
-                             f"answer from the other ranks within {self.timeout:g} s: a rank has "
+                             f"answer from the other ranks within {timeout:g} s: a rank has "
                              f"died or hangs; ending the job")
             time.sleep(pause)
             pause = min(2 * pause or 1e-5, 1e-4)
