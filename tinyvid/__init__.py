@@ -9,6 +9,7 @@ Read the package in the order data flows through it; each folder is one step:
     layers/      Keras-style layers                    Conv2D, Dense, Flatten, ...
     models/      layers put together, and trained      Sequential
     training/    around each step                      losses, optimizers, metrics, callbacks
+    distribution/  the step on several MPI ranks       DataParallel, set_distribution
     cli.py       the `tinyvid` command                 demo, train, predict
 
 The modules beside this file (losses.py, optimizers.py, datasets.py, functional.py, ...) are the
@@ -39,6 +40,9 @@ from tinyvid import debug
 from tinyvid import activations, initializers, layers, models, losses, optimizers, metrics
 from tinyvid import callbacks, utils
 
+# Training on several processes or machines (MPI, imported only when a DataParallel is made)
+from tinyvid import distribution
+
 __version__ = "0.1.0"
 
 __all__ = [
@@ -46,7 +50,7 @@ __all__ = [
     "Tensor", "Function", "no_grad", "is_grad_enabled", "nn", "functional",
     "gradcheck", "GradcheckError", "debug",
     "activations", "initializers", "layers", "models", "losses", "optimizers", "metrics",
-    "callbacks", "utils",
+    "callbacks", "utils", "distribution",
 ]
 
 # Modules that moved into the folders above keep their old import paths (`import tinyvid.tensor`,

@@ -27,6 +27,38 @@ def test_importing_tinyvid_does_not_import_mpi4py():
     assert result.stdout.strip() == "[]"
 
 
+ONE_RANK = textwrap.dedent("""
+    import numpy as np
+    from tests.distribution.mpi_worker import document_model, frames_and_labels
+    from tinyvid.distribution import DataParallel, distribution, set_distribution
+    from tinyvid.utils import set_random_seed
+
+    def train():
+        set_random_seed(5)
+        x, y = frames_and_labels(6)
+        model = document_model(3, 8)
+        model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
+        history = model.fit(x, y, batch_size=4, epochs=2, validation_data=(x, y), verbose=0)
+        return model.get_weights(), history.history
+
+    alone = train()
+    set_distribution(DataParallel())
+    assert distribution().num_processes == 1
+    together = train()
+    assert all(np.array_equal(a, b) for a, b in zip(alone[0], together[0]))
+    assert alone[1] == together[1], (alone[1], together[1])
+    print("same")
+""")
+
+
+@pytest.mark.slow
+def test_data_parallel_on_one_rank_trains_exactly_as_without_it():
+    pytest.importorskip("mpi4py", reason="mpi4py is not installed (pip install -e '.[mpi]')")
+    result = subprocess.run([sys.executable, "-c", ONE_RANK], capture_output=True, text=True,
+                            cwd=REPO, timeout=120)
+    assert result.returncode == 0 and result.stdout.strip().endswith("same"), result.stderr
+
+
 def test_data_parallel_without_mpi4py_says_how_to_install_it(monkeypatch):
     monkeypatch.setitem(sys.modules, "mpi4py", None)  # `import mpi4py` now fails
     with pytest.raises(ImportError, match=r'pip install -e "\.\[mpi\]"'):

@@ -39,6 +39,8 @@ class FrameBatches:
             (tinyvid.distribution.set_distribution): each MPI rank reads only its share of every
             global batch, in the same order on every rank (it comes from the seed), and the whole
             batch without a distribution. (rank, num_ranks) picks a share; None the whole batch.
+            A rank decodes the videos its rows come from, so a video whose frames fall to two
+            ranks is decoded by both: `tinyvid cache` (or a first epoch) fills the cache first.
 
     Returns from `batches[i]`:
         x: float32 (batch, height, width, 3) in [0, 1]; y as label_mode says.
