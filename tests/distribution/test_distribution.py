@@ -14,6 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tinyvid import distribution
+from tinyvid.cli import main
 from tinyvid.datasets import FrameBatches, VideoFolder, make_moving_shapes
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
@@ -183,3 +184,15 @@ def test_two_processes_writing_the_same_cache_entries_at_once(videos, tmp_path):
     assert len(entries) == 6 and not list(cache.rglob("*.tmp"))
     folder = VideoFolder(videos, num_frames=4, size=(16, 16), cache_dir=cache)
     assert all(folder._is_cached(path) for path in folder.videos)
+
+
+def test_tinyvid_cache_without_mpiexec_decodes_every_video_once(videos, tmp_path, capsys):
+    assert main(["cache", str(videos), "--frames", "4", "--size", "16", "--out", str(tmp_path)]) == 0
+    assert "cached 6 of 6 videos (4 frames at 16x16)" in capsys.readouterr().out
+    folder = VideoFolder(videos, num_frames=4, size=(16, 16), cache_dir=tmp_path / "frame-cache")
+    assert all(folder._is_cached(path) for path in folder.videos)
+
+
+def test_tinyvid_cache_on_a_missing_folder_is_one_clear_line(tmp_path, capsys):
+    assert main(["cache", str(tmp_path / "nowhere")]) == 2
+    assert "tinyvid cache: error:" in capsys.readouterr().err

@@ -41,6 +41,7 @@ class FrameBatches:
             batch without a distribution. (rank, num_ranks) picks a share; None the whole batch.
             A rank decodes the videos its rows come from, so a video whose frames fall to two
             ranks is decoded by both: `tinyvid cache` (or a first epoch) fills the cache first.
+            `predict` on a sharded FrameBatches gives this rank's rows only: pass shard=None.
 
     Returns from `batches[i]`:
         x: float32 (batch, height, width, 3) in [0, 1]; y as label_mode says.
