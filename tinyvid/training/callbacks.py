@@ -12,6 +12,10 @@
 reaches the model as `self.model`; setting `self.model.stop_training = True` ends `fit` after
 the current epoch. `fit` always adds a `History` (returned by fit) and, unless verbose=0, a
 `ProgbarLogger` (the progress bar).
+
+Under data-parallel training (tinyvid.distribution) every rank runs the callbacks with the same,
+globally reduced logs, except those marked `chief_only = True` (ProgbarLogger, ModelCheckpoint:
+they print or write files), which run on rank 0 alone; rank 0's `stop_training` is every rank's.
 """
 
 import math
