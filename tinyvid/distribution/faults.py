@@ -10,16 +10,21 @@ itself; a rank that hangs, or a lost machine, by DataParallel's timeout.)
 from __future__ import annotations
 
 import sys
+import time
 import types
 from typing import Any, NoReturn
 
 _original_excepthook = None
+_FORWARD_SECONDS = 0.5
 
 
 def abort(comm: Any, message: str, status: int = 1) -> NoReturn:
     """Print `message` (prefixed "tinyvid.distribution: ") on stderr and end every rank."""
     print(f"tinyvid.distribution: {message}", file=sys.stderr, flush=True)
     sys.stdout.flush()
+    # Give mpiexec a moment to forward the message: Abort ends every process of the job at once,
+    # and a line still in transit to mpiexec would be lost with them.
+    time.sleep(_FORWARD_SECONDS)
     comm.Abort(status)
     raise SystemExit(status)  # not reached: Abort ends the process
 
@@ -46,3 +51,4 @@ def uninstall_excepthook() -> None:
     if _original_excepthook is not None:
         sys.excepthook = _original_excepthook
         _original_excepthook = None
+_FORWARD_SECONDS = 0.5
