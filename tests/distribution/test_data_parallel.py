@@ -189,3 +189,11 @@ def test_tinyvid_train_under_mpiexec_trains_data_parallel(tmp_path, videos):
     assert sum("validation accuracy" in line for line in lines) == 1  # rank 0 alone prints
     assert (out / "model.weights.npz").exists() and (out / "history.json").exists()
     assert not list(out.glob("*.tmp"))
+
+
+def test_an_error_in_tinyvid_train_under_mpiexec_ends_every_rank(tmp_path):
+    result, seconds = run_under_mpiexec(["-m", "tinyvid.cli", "train", str(tmp_path / "nowhere"),
+                                         "--out", str(tmp_path / "out")], timeout=90)
+    assert result.returncode != 0
+    assert "tinyvid train: error:" in result.stderr and "of 2: tinyvid train failed" in result.stderr
+    assert seconds < 60
