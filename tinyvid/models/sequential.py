@@ -203,7 +203,7 @@ class Sequential:
         for metric in self._metrics or []:
             metric.reset()
 
-    def _trackers(self):
+    def _trackers(self):  # distribution: what reduce_logs sums over the ranks
         """The running means behind the logs, the loss's first."""
         return [self._loss_tracker, *(self._metrics or [])]
 
