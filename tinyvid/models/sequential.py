@@ -19,7 +19,7 @@ Training is one loop (`fit`), and each turn of it is one `train_step`:
 
 import numpy as np
 
-from tinyvid import distribution
+from tinyvid import distribution  # distribution: the data-parallel hooks (tinyvid/distribution)
 from tinyvid.autograd.grad_mode import no_grad
 from tinyvid.autograd.tensor import Tensor
 from tinyvid.data.adapters import batches_for, is_data_source, split_validation, unpack
