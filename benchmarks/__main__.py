@@ -12,6 +12,7 @@ tests check that the suite runs, never how fast.
     memory    peak RSS of a training epoch from a VideoFolder, at two dataset sizes
     conv3d    Conv3D fwd+bwd beside sgemm and PyTorch; a clip model's training step vs PyTorch
     rnn       GRU and LSTM layers' forward+backward beside torch.nn.GRU / LSTM
+    mpi       data-parallel training's per-step Allreduce on 2 MPI ranks (skips without mpiexec)
 
 PyTorch columns need the `torch` extra (pip install -e ".[torch]"); without it they are empty
 and the summary says so. `--quick` is a smoke run of under two minutes (fewer repetitions,
@@ -29,6 +30,7 @@ from benchmarks import (
     bench_jit,
     bench_kernels,
     bench_memory,
+    bench_mpi,
     bench_rnn,
     bench_train,
     bench_video,
@@ -36,7 +38,8 @@ from benchmarks import (
 from benchmarks.common import format_table, machine_info, print_machine_info, torch_installed
 
 SECTIONS = {"kernels": bench_kernels, "train": bench_train, "video": bench_video,
-            "jit": bench_jit, "memory": bench_memory, "conv3d": bench_conv3d, "rnn": bench_rnn}
+            "jit": bench_jit, "memory": bench_memory, "conv3d": bench_conv3d, "rnn": bench_rnn,
+            "mpi": bench_mpi}
 
 
 def parse_args(argv=None):

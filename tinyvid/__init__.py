@@ -9,6 +9,7 @@ Read the package in the order data flows through it; each folder is one step:
     layers/      Keras-style layers                    Conv2D, Dense, Flatten, ...
     models/      layers put together, and trained      Model, Sequential, Input, load_model
     training/    around each step                      losses, optimizers, metrics, callbacks
+    distribution/  the step on several MPI ranks       DataParallel, set_distribution
     cli.py       the `tinyvid` command                 demo, train, predict
 
 The modules beside this file (losses.py, optimizers.py, datasets.py, functional.py, ...) are the
@@ -42,6 +43,9 @@ from tinyvid.layers.core import Input
 from tinyvid.models.model import Model
 from tinyvid.models.sequential import Sequential
 
+# Training on several processes or machines (MPI, imported only when a DataParallel is made)
+from tinyvid import distribution
+
 __version__ = "0.1.0"
 
 __all__ = [
@@ -49,7 +53,7 @@ __all__ = [
     "Tensor", "Function", "no_grad", "is_grad_enabled", "nn", "functional",
     "gradcheck", "GradcheckError", "debug",
     "activations", "initializers", "layers", "models", "losses", "optimizers", "metrics",
-    "callbacks", "utils", "Input", "Model", "Sequential",
+    "callbacks", "utils", "Input", "Model", "Sequential", "distribution",
 ]
 
 # Modules that moved into the folders above keep their old import paths (`import tinyvid.tensor`,

@@ -1,8 +1,12 @@
-"""The `tinyvid` command: `demo`, `train` and `predict`.
+"""The `tinyvid` command: `demo`, `train`, `predict` and `cache`.
 
     tinyvid demo                      make a small video dataset, train the document's model on it
     tinyvid train ROOT                train on any class-per-folder tree of videos
     tinyvid predict WEIGHTS VIDEO...  print the top classes for each video
+    tinyvid cache ROOT                decode every video once into train's frame cache
+
+`mpiexec -n N tinyvid train ROOT` (and `cache`) runs on N MPI ranks: data-parallel training
+(tinyvid.distribution.DataParallel), and the videos to decode split across the ranks.
 
 Every run writes into --out: the weights (model.weights.npz), what is needed to rebuild the
 model for `predict` (model.json: classes, frame size, frames per video), the history
@@ -31,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from tinyvid import distribution
 from tinyvid.training.callbacks import Callback
 from tinyvid.training.files import atomic_write
 
@@ -101,6 +106,8 @@ def train_on_folder(root, out, frames=8, size=64, epochs=10, batch_size=32, lear
     print(f"validation accuracy: {scores['frame_accuracy']:.3f} per frame, "
           f"{scores['video_accuracy']:.3f} per video (frame predictions averaged over each video); "
           f"trained in {seconds:.0f} s")
+    if not distribution.is_chief():  # distribution: rank 0 alone writes the results
+        return history, scores
 
     meta = {"classes": list(train.classes), "frame_size": size, "num_frames": frames}
     plotted = save_run(out, model, meta, {"history": history.history, "seconds": seconds, **scores},
@@ -253,6 +260,38 @@ def _model_json_problem(meta):
     return None
 
 
+def cache_folder(root, out, frames=8, size=64):
+    """Decode every video under root into the frame cache `train` reads (OUT/frame-cache), so
+    that training does not decode. Under mpiexec each rank decodes every N-th video; the cache
+    is safe to fill from several ranks or machines at once (see VideoFolder._store)."""
+    from tinyvid.datasets import VideoFolder
+
+    folder = VideoFolder(root, num_frames=frames, size=(size, size),
+                         cache_dir=pathlib.Path(out) / "frame-cache")
+    rank, ranks = distribution.shard()
+    mine = range(rank, len(folder), ranks)
+    decoded = sum(folder.read_or_skip(i)[0] is not None for i in mine)
+    decoded, skipped = distribution.sum_over_ranks([decoded, len(mine) - decoded])
+    print(f"cached {decoded:.0f} of {len(folder)} videos ({frames} frames at {size}x{size}) in "
+          f"{folder.cache_dir}" + (f"; {skipped:.0f} could not be read" if skipped else ""))
+
+
+def _data_parallel_if_launched():
+    """Under `mpiexec -n N` with N > 1, turn on DataParallel; only rank 0 prints after this."""
+    if (distribution.launched_size() or 1) < 2:
+        return
+    try:
+        data_parallel = distribution.DataParallel()
+    except ImportError as error:  # every rank stops: none trains alone on the whole data
+        raise SystemExit(f"tinyvid: started by mpiexec, but {error}") from error
+    distribution.set_distribution(data_parallel)
+    if data_parallel.rank == 0:
+        print(f"data-parallel on {data_parallel.num_processes} MPI ranks "
+              f"(tinyvid.distribution.DataParallel)", flush=True)
+    else:
+        sys.stdout = open(os.devnull, "w")  # the other ranks' lines would repeat rank 0's
+
+
 # --- helpers ---------------------------------------------------------------------------------
 
 
@@ -320,6 +359,16 @@ def _parser():
     train.add_argument("--workers", type=int, default=1, help="processes decoding videos ahead of training; 0 decodes in the training loop (default: %(default)s)")
     train.add_argument("--cache-max-bytes", type=_byte_count, default=None, help="bound on the frame cache in --out, e.g. 500M or 2G (default: no bound)")
 
+    cache = commands.add_parser(
+        "cache", help="decode every video of a class-per-folder tree into train's frame cache",
+        description="Decode each video under ROOT once into OUT/frame-cache, where `tinyvid train "
+                    "ROOT --out OUT` with the same --frames and --size reads it. Under "
+                    "`mpiexec -n N` the videos are split across the N ranks.")
+    cache.add_argument("root", help="folder with one sub-folder of videos per class")
+    cache.add_argument("--frames", type=int, default=8, help="frames sampled evenly from each video (default: %(default)s)")
+    cache.add_argument("--size", type=int, default=64, help="frames are resized to SIZE x SIZE (default: %(default)s)")
+    cache.add_argument("--out", default="tinyvid-out", help="the train run's --out folder; the cache is OUT/frame-cache (default: %(default)s)")
+
     predict = commands.add_parser("predict", help="print the top classes of videos with trained weights")
     predict.add_argument("weights", help="a model.weights.npz written by `tinyvid train` or `tinyvid demo`")
     predict.add_argument("videos", nargs="+", help="video files")
@@ -340,7 +389,7 @@ def _check_arguments(parser, args):
     """Refuse a bad value of any argument before any work: `parser.error` (exit status 2)."""
     positive = {"demo": ("epochs", "videos_per_class"),
                 "train": ("frames", "size", "epochs", "batch_size"),
-                "predict": ("top",)}[args.command]
+                "predict": ("top",), "cache": ("frames", "size")}[args.command]
     for name in positive:
         value = getattr(args, name)
         if value is not None and value <= 0:
@@ -381,12 +430,15 @@ def main(argv=None):
     _check_arguments(parser, args)  # every value, before anything is read or written
     if argv is None:  # run as the `tinyvid` command, not called from someone's Python session
         _settle_memory()
+    if args.command in ("train", "cache"):
+        _data_parallel_if_launched()
     with warnings.catch_warnings():  # restores showwarning when main returns
         warnings.showwarning = _show_warning
         try:
             return _run(args)
         except (OSError, ValueError) as error:  # bad paths, unreadable videos, NaN loss, ...
             print(f"tinyvid {args.command}: error: {error}", file=sys.stderr)
+            distribution.abort_if_parallel(f"tinyvid {args.command} failed", 2)  # the others wait
             return 2
         except KeyboardInterrupt:
             print(f"tinyvid {args.command}: interrupted", file=sys.stderr)
@@ -395,7 +447,7 @@ def main(argv=None):
 
 def _run(args):
     """The command itself, once its arguments are known to be good; returns the exit status."""
-    if args.command == "train" and not pathlib.Path(args.root).is_dir():
+    if args.command in ("train", "cache") and not pathlib.Path(args.root).is_dir():
         raise FileNotFoundError(f"{args.root}: no such folder")
     if args.command in ("demo", "train"):
         check_writable_folder(args.out)  # before the tree is scanned or a video is made
@@ -415,6 +467,8 @@ def _run(args):
                         workers=args.workers, cache_max_bytes=args.cache_max_bytes)
     elif args.command == "predict":
         predict_videos(args.weights, args.videos, top=args.top)
+    elif args.command == "cache":
+        cache_folder(args.root, args.out, frames=args.frames, size=args.size)
     return 0
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from tinyvid import distribution
 from tinyvid.data.folder import VideoFolder, _check_label_mode, _encode_labels
 from tinyvid.data.workers import VideoReader
 
@@ -46,6 +47,13 @@ class FrameBatches:
             batches while the model trains on this one (workers.py); batch i is still made
             here, from the same frames, so the batches do not depend on the number of workers.
             The default (1, False, 10) reads each video when its first batch is asked for.
+        shard: which rows of every batch this process reads. "auto" follows the distribution
+            (tinyvid.distribution.set_distribution): each MPI rank reads only its share of every
+            global batch, in the same order on every rank (it comes from the seed), and the whole
+            batch without a distribution. (rank, num_ranks) picks a share; None the whole batch.
+            A rank decodes the videos its rows come from, so a video whose frames fall to two
+            ranks is decoded by both: `tinyvid cache` (or a first epoch) fills the cache first.
+            `predict` on a sharded FrameBatches gives this rank's rows only: pass shard=None.
 
     Returns from `batches[i]`:
         x: float32 (batch, height, width, 3) in [0, 1]; y as label_mode says.
@@ -53,7 +61,8 @@ class FrameBatches:
 
     def __init__(self, video_folder: VideoFolder, batch_size: int = 32, shuffle: bool = True,
                  seed: int = 0, label_mode: str = "categorical", workers: int = 1,
-                 use_multiprocessing: bool = False, max_queue_size: int = 10) -> None:
+                 use_multiprocessing: bool = False, max_queue_size: int = 10,
+                 shard: Any = "auto") -> None:
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"Invalid batch_size: {batch_size!r} (expected a positive integer)")
         _check_label_mode(label_mode)
@@ -65,6 +74,8 @@ class FrameBatches:
             raise ValueError(f"{type(self).__name__}: invalid value for argument "
                              f"`use_multiprocessing`: expected True or False. Received: "
                              f"use_multiprocessing={use_multiprocessing!r}")
+        _check_shard(shard)
+        self.shard = shard
         self.folder, self.batch_size, self.shuffle = video_folder, batch_size, shuffle
         self.seed, self.label_mode, self.epoch = seed, label_mode, 0
         self.workers, self.use_multiprocessing = workers, use_multiprocessing
@@ -79,11 +90,21 @@ class FrameBatches:
     def __len__(self):
         return math.ceil(len(self._order) / self.batch_size)
 
+    @property
+    def reads_own_shard(self):
+        """True when `batches[i]` is this rank's share of batch i rather than all of it."""
+        return self._shard()[1] > 1
+
+    def _shard(self):
+        return distribution.shard() if self.shard == "auto" else self.shard or (0, 1)
+
     def __getitem__(self, i):
         if not -len(self) <= i < len(self):
             raise IndexError(f"FrameBatches: batch {i} out of range for {len(self)} batches")
         i %= len(self)
         samples = self._order[i * self.batch_size:(i + 1) * self.batch_size]  # (n, 2): video, frame
+        start, stop = distribution.shard_bounds(len(samples), *self._shard())
+        samples = samples[start:stop]  # this rank's rows of the global batch
         frames, labels = [], []
         for video, t in samples:
             video_frames = self._frames(video)
@@ -176,6 +197,16 @@ class FrameBatches:
                     seen.add(video)
                     plan.append((batch, video))
         return plan
+
+
+def _check_shard(shard):
+    fits = shard in ("auto", None) or (
+        isinstance(shard, tuple) and len(shard) == 2
+        and all(isinstance(v, int) and not isinstance(v, bool) for v in shard)
+        and 0 <= shard[0] < shard[1])
+    if not fits:
+        raise ValueError(f"FrameBatches: invalid value for argument `shard`: expected 'auto', None "
+                         f"or (rank, num_ranks) with 0 <= rank < num_ranks, received {shard!r}")
 
 
 # --- evaluation: frames and videos -------------------------------------------------------------

@@ -144,8 +144,10 @@ class ClipBatches(FrameBatches):
         self.num_frames, self.sampling, self.augmentation = num_frames, sampling, augmentation
         self.training = shuffle if training is None else bool(training)
         self.return_mask = bool(return_mask)
+        # shard=None: a clip batch is read whole; under DataParallel the trainer cuts each
+        # rank's rows out of it (tinyvid.distribution.local_rows).
         super().__init__(video_folder, batch_size=batch_size, shuffle=shuffle, seed=seed,
-                         label_mode=label_mode)
+                         label_mode=label_mode, shard=None)
 
     def __len__(self) -> int:
         return math.ceil(len(self._order) / self.batch_size)

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from tinyvid import distribution
 from tinyvid.autograd.grad_mode import no_grad
 from tinyvid.data.adapters import (
     EpochIterator,
@@ -215,14 +216,25 @@ class Trainer:
         weights = self.trainable_weights
         for w in weights:
             w.grad = None  # gradients accumulate in backward(); start from none
+        n = num_samples(x)
+        if n == 0:  # data-parallel: this rank's share of a short last batch is empty
+            return distribution.step_without_samples(self.optimizer, weights, self._trackers())
         y_pred = self(x, training=True)  # forward: the engine records each op
         loss, output_losses = self.compute_loss(y, y_pred, sample_weight)  # J: a scalar Tensor
         loss.backward()  # backward: grad J(theta) into every weight's .grad
-        # <- here every weight's .grad is complete: the one place to average gradients over workers
+        distribution.average_gradients(weights, n)  # data-parallel: one Allreduce of them all
         self.optimizer.apply_gradients([(w.grad, w) for w in weights])  # step: update theta
         for w in weights:
             w.grad = None  # a 59 MB kernel gradient is not kept alive until the next step
-        return self._update_metrics(y, y_pred, loss.item(), output_losses)
+        logs = self._update_metrics(y, y_pred, loss.item(), output_losses)
+        return distribution.reduce_logs(self._trackers(), logs)  # data-parallel: global means
+
+    def _trackers(self) -> list[Any]:
+        """The running means behind the logs (what data-parallel training sums over ranks)."""
+        if not self.compiled:
+            return []
+        objectives = self._objectives
+        return [objectives.loss_tracker, *objectives.output_loss_trackers, *(self._metrics or [])]
 
     def test_step(self, x: Any, y: Any, sample_weight: Any = None) -> dict[str, float]:
         """The loss and metrics on one batch, added to the running logs; no gradients."""
@@ -301,21 +313,23 @@ class Trainer:
         verbose = 1 if verbose == "auto" else verbose
         first_tuning = process.training_tuning_enabled() and not process.is_tuned()
         applied = process.tune_for_training()
-        if verbose and first_tuning:
+        if verbose and first_tuning and distribution.is_chief():
             print(process.describe_tuning(applied))
         hooks = CallbackList(callbacks, self, verbose, epochs - initial_epoch, train.steps)
 
         self.stop_training = False
         self._initial_epoch: int | None = None  # BackupAndRestore sets it in on_train_begin
         hooks.on_train_begin()
+        distribution.on_train_begin(self, train.data)  # data-parallel: rank 0's weights everywhere
         start = initial_epoch if self._initial_epoch is None else self._initial_epoch
         for epoch in range(start, epochs):
             hooks.on_epoch_begin(epoch)
             self.reset_metrics()
             logs = None
+            distribution.prepare_epoch(train.data)  # data-parallel: one order on every rank
             for step, batch in train.epoch():
                 hooks.on_train_batch_begin(step)
-                x_batch, y_batch, w_batch = unpack(batch)
+                x_batch, y_batch, w_batch = distribution.local_rows(train.data, unpack(batch))
                 checks.check_source_batch(train.data, x_batch, y_batch, step)  # NaN, inf, empty
                 if class_weight is not None:
                     w_batch = class_weights_for(y_batch, class_weight)
@@ -329,6 +343,7 @@ class Trainer:
             if val is not None and (epoch + 1) % validation_freq == 0:
                 epoch_logs.update({"val_" + k: v for k, v in self._test_loop(val).items()})
             hooks.on_epoch_end(epoch, epoch_logs)
+            self.stop_training = distribution.stop_flag(self.stop_training)  # rank 0 decides
             if self.stop_training or train.ran_out:
                 break
         hooks.on_train_end()
@@ -354,14 +369,16 @@ class Trainer:
         progbar = Progbar(batches.steps, verbose) if verbose else None
         logs = None
         for step, batch in batches.epoch():
-            x_batch, y_batch, w_batch = unpack(batch)
+            x_batch, y_batch, w_batch = distribution.local_rows(batches.data, unpack(batch))
+            if num_samples(x_batch) == 0:  # data-parallel: this rank's share is empty
+                continue
             logs = self.test_step(x_batch, y_batch, w_batch)
             if progbar:
                 progbar.update(step + 1, sorted(logs.items()),
                                finalize=batches.steps is not None and step + 1 == batches.steps)
-        if logs is None:
+        if logs is None and not distribution.is_parallel():
             raise ValueError("the data to evaluate has no batches")
-        return logs
+        return distribution.reduce_logs(self._trackers(), logs or {})  # data-parallel: global
 
     def evaluate(self, x: Any = None, y: Any = None, batch_size: int | None = None,
                  verbose: Any = "auto", sample_weight: Any = None, steps: int | None = None,

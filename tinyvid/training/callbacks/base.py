@@ -20,7 +20,14 @@ from collections.abc import Callable
 
 
 class Callback:
-    """Base class: every hook does nothing. Override the ones you need."""
+    """Base class: every hook does nothing. Override the ones you need.
+
+    Under data-parallel training (tinyvid.distribution) every rank runs the callbacks with the
+    same, globally reduced logs, except those marked `chief_only = True` (they print or write
+    files), which run on rank 0 alone; rank 0's `stop_training` is every rank's.
+    """
+
+    chief_only = False
 
     def __init__(self):
         self.model = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tinyvid import distribution
 from tinyvid.training.callbacks.base import Callback
 from tinyvid.training.callbacks.history import History
 from tinyvid.training.callbacks.progbar import ProgbarLogger
@@ -19,6 +20,8 @@ class CallbackList(Callback):
                                  f"received {callback!r}")
         if verbose:
             self.callbacks.insert(0, ProgbarLogger())
+        if not distribution.is_chief():  # rank 0 alone prints and writes files
+            self.callbacks = [callback for callback in self.callbacks if not callback.chief_only]
         self.history = History()
         self.callbacks.append(self.history)
         for callback in self.callbacks:

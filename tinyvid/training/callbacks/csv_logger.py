@@ -20,6 +20,8 @@ class CSVLogger(Callback):
         append: add to an existing file (without a second header) instead of replacing it.
     """
 
+    chief_only = True  # under DataParallel rank 0 alone writes (the weights agree)
+
     def __init__(self, filename: str | os.PathLike[str], separator: str = ",",
                  append: bool = False) -> None:
         super().__init__()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import warnings
 
+from tinyvid import distribution
 from tinyvid.training.callbacks.base import Callback, is_better, resolve_mode
 
 
@@ -48,10 +49,11 @@ class EarlyStopping(Callback):
             self.model.stop_training = True
 
     def on_train_end(self, logs=None):
-        if self.stopped_epoch > 0 and self.verbose:
+        verbose = self.verbose and distribution.is_chief()  # rank 0 alone prints
+        if self.stopped_epoch > 0 and verbose:
             print(f"Epoch {self.stopped_epoch + 1}: early stopping")
         if self.restore_best_weights and self.best_weights is not None:
-            if self.verbose:
+            if verbose:
                 print(f"Restoring model weights from the end of the best epoch: {self.best_epoch + 1}.")
             self.model.set_weights(self.best_weights)
 

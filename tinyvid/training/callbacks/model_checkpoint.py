@@ -39,6 +39,8 @@ class ModelCheckpoint(Callback):
         initial_value_threshold: with save_best_only, the value to beat at first.
     """
 
+    chief_only = True  # under DataParallel rank 0 alone writes (the weights agree)
+
     def __init__(self, filepath: str | os.PathLike[str], monitor: str = "val_loss",
                  verbose: int = 0, save_best_only: bool = False, save_weights_only: bool = False,
                  mode: str = "auto", save_freq: str | int = "epoch",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 import time
 
+from tinyvid import distribution
 from tinyvid.training.callbacks.base import Callback
 
 
@@ -25,8 +26,11 @@ class Progbar:
         self.start = time.perf_counter()
         self._last_draw = 0.0
         self._interactive = hasattr(sys.stdout, "isatty") and sys.stdout.isatty()
+        self._silent = not distribution.is_chief()  # under DataParallel rank 0 alone prints
 
     def update(self, current, values=(), finalize=False):
+        if self._silent:
+            return
         now = time.perf_counter()
         target = current if self.target is None else self.target  # None: a generator's epoch
         elapsed = now - self.start
@@ -72,6 +76,8 @@ def _format_eta(seconds):
 
 
 class ProgbarLogger(Callback):
+    chief_only = True
+
     """Prints `Epoch 1/10` and the progress bar, with the running loss and metrics."""
 
     def on_epoch_begin(self, epoch, logs=None):
