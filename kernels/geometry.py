@@ -280,7 +280,7 @@ def float_arrays(fn: str, *arrays: Any) -> tuple[Any, ...]:
     return tuple(None if a is None else np.ascontiguousarray(a, dtype=dtype) for a in arrays)
 
 
-# ---- 3-D: clips (batch, time, height, width, channels) --------------------------------------------
+# ---- 3-D: clips (batch, time, height, width, channels) ------------------------------------
 # The same per-axis rules (axis_geometry), applied to time as well as height and width.
 
 

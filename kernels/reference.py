@@ -8,7 +8,7 @@ Padding follows Keras (geometry.py); these functions trust their arguments.
 
 import numpy as np
 
-from .geometry import normalize_pair, volume_geometry, window_geometry
+from .geometry import normalize_pair, triple, volume_geometry, window_geometry
 
 
 def _pad(x, g, value):
@@ -189,7 +189,7 @@ def conv3d_backward_reference(dy, x, w, strides=1, padding="valid", dilation_rat
 
 
 def _pool3d_geometry(x, pool_size, strides, padding):
-    pool = volume_geometry(1, 1, 1, pool_size, 1, "valid")[9:12]  # (kt, kh, kw)
+    pool = triple(pool_size)
     return volume_geometry(*x.shape[1:4], pool, pool if strides is None else strides, padding)
 
 

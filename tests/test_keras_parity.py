@@ -224,12 +224,13 @@ def temporal_data(shape, n, seed):
 def test_temporal_layer_same_predictions_and_weights_after_adam_steps(case):
     k_model, t_model = temporal_twins(case)
     shape = TEMPORAL[case][0]
-    assert [w.shape for w in t_model.get_weights()] == [tuple(w.shape) for w in k_model.get_weights()]
+    k_shapes = [tuple(w.shape) for w in k_model.get_weights()]
+    assert [w.shape for w in t_model.get_weights()] == k_shapes
     assert t_model.count_params() == k_model.count_params()
     assert t_model.compute_output_shape((None,) + shape) == tuple(k_model.output_shape)
     x, _ = temporal_data(shape, BATCH, seed=1)
-    np.testing.assert_allclose(t_model.predict(x, verbose=0), np.asarray(k_model.predict(x, verbose=0)),
-                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(t_model.predict(x, verbose=0),
+                               np.asarray(k_model.predict(x, verbose=0)), rtol=1e-5, atol=1e-6)
     for step in range(3):
         x, y = temporal_data(shape, BATCH, seed=10 + step)
         k_loss = float(k_model.train_on_batch(x, y))

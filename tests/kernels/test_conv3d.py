@@ -1,5 +1,5 @@
-"""The 3-D kernels (conv3d, max / average pooling of clips): jitted == plain Python == the slow NumPy
-reference, the reference backward against finite differences, and PyTorch where installed.
+"""The 3-D kernels (conv3d, max / average pooling of clips): jitted == plain Python == the slow
+NumPy reference, the reference backward against finite differences, and PyTorch where installed.
 
 Shapes stay tiny; odd sizes, strides 1 and 2 per axis, both paddings, dilation, float32 and
 float64. Timings live in benchmarks/bench_conv3d.py.
@@ -45,7 +45,7 @@ def random(shape, dtype, seed=0):
     return np.random.default_rng(seed).standard_normal(shape).astype(dtype)
 
 
-# ---- geometry ------------------------------------------------------------------------------------
+# ---- geometry -----------------------------------------------------------------------------------
 
 
 def test_3d_geometry_follows_keras_on_each_axis():
@@ -78,7 +78,7 @@ def test_3d_checks_name_the_function_and_argument():
         check_pool3d((1, 4, 4, 4, 2), 2, None, "full")
 
 
-# ---- conv3d ----------------------------------------------------------------------------------------
+# ---- conv3d -------------------------------------------------------------------------------------
 
 CONV_CASES = [
     # x shape,          w shape,          strides,   padding, dilation
@@ -173,7 +173,7 @@ def test_conv3d_matches_pytorch():
     np.testing.assert_allclose(y, yt.numpy(), rtol=1e-10, atol=1e-10)
 
 
-# ---- pooling -----------------------------------------------------------------------------------------
+# ---- pooling ------------------------------------------------------------------------------------
 
 POOL_CASES = [
     ((2, 4, 6, 6, 3), 2, None, "valid"),

@@ -40,7 +40,7 @@ def fresh_names():
     clear_session()
 
 
-# ---- Conv3D ---------------------------------------------------------------------------------------
+# ---- Conv3D -------------------------------------------------------------------------------------
 
 
 def test_conv3d_shapes_and_weight_layout():
@@ -78,7 +78,7 @@ def test_conv3d_function_checks_its_arguments_once():
         nn.conv3d(np.zeros((1, 3, 3, 3, 3)), np.zeros((1, 1, 1, 2, 1)))
 
 
-# ---- gradients: every layer and op passes gradcheck in float64 --------------------------------
+# ---- gradients: every layer and op passes gradcheck in float64 ----------------------------------
 
 WEIGHTED = [
     (lambda: Conv3D(2, (2, 2, 2), padding="same", activation="tanh", dtype="float64"),
@@ -150,7 +150,7 @@ def test_gradcheck_fails_on_a_wrong_batch_norm_gradient():
         tinyvid.gradcheck(wrong, [x, gamma])
 
 
-# ---- pooling, global pooling, Reshape ------------------------------------------------------------
+# ---- pooling, global pooling, Reshape -----------------------------------------------------------
 
 
 def test_pooling3d_shapes():
@@ -199,7 +199,7 @@ def test_reshape_infers_minus_one_and_names_bad_sizes():
         Reshape((-1, -1), name="r")
 
 
-# ---- BatchNormalization ---------------------------------------------------------------------------
+# ---- BatchNormalization -------------------------------------------------------------------------
 
 
 def test_batch_norm_weights_in_keras_order_with_moving_statistics_not_trainable():
@@ -281,7 +281,7 @@ def test_batch_norm_rejects_bad_arguments():
         nn.batch_normalization(np.zeros((2, 3)), np.ones(2), None, np.zeros(3), np.ones(3))
 
 
-# ---- TimeDistributed -----------------------------------------------------------------------------
+# ---- TimeDistributed ----------------------------------------------------------------------------
 
 
 def test_time_distributed_applies_one_layer_to_every_frame():

@@ -111,12 +111,13 @@ class Conv3D(Layer):
     """3-D convolution layer, over time, height and width of clips (Keras 3's Conv3D).
 
         y[n, t, i, j, o] = activation( b[o] + sum over (a, p, q, c) of
-                                       xp[n, t*st + a*dt, i*sh + p*dh, j*sw + q*dw, c] * W[a, p, q, c, o] )
+                           xp[n, t*st + a*dt, i*sh + p*dh, j*sw + q*dw, c] * W[a, p, q, c, o] )
 
     Shapes: x `(batch, time, height, width, c_in)` -> y `(batch, out_t, out_h, out_w, filters)`;
     the kernel W is `(kt, kh, kw, c_in, filters)` and the bias `(filters,)`, Keras's layouts.
     Each of the three axes follows the output-size rules above; 'same' pads time as well. The
-    arithmetic is tinyvid.nn.conv3d's (frames through im2col, one matrix product per temporal tap).
+    arithmetic is tinyvid.nn.conv3d's (frames through im2col, a matrix product per temporal
+    tap).
 
     Args:
         filters: the number of output channels, a positive int.

@@ -160,8 +160,9 @@ def batch_normalization(x: Any, gamma: Any, beta: Any, moving_mean: Any, moving_
     mm = moving_mean.data if isinstance(moving_mean, Tensor) else moving_mean
     mv = moving_variance.data if isinstance(moving_variance, Tensor) else moving_variance
     if not training:
-        return BatchNormInference.apply(x, gamma, beta, mean=np.asarray(mm), variance=np.asarray(mv),
-                                        axis=axis, epsilon=float(epsilon))
+        return BatchNormInference.apply(x, gamma, beta, mean=np.asarray(mm),
+                                        variance=np.asarray(mv), axis=axis,
+                                        epsilon=float(epsilon))
     data = x.data if isinstance(x, Tensor) else np.asarray(x)
     mean, variance = moments(data, axis)
     update_moving_statistics(mm, mv, mean, variance, momentum)
