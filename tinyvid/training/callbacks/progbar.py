@@ -28,19 +28,20 @@ class Progbar:
 
     def update(self, current, values=(), finalize=False):
         now = time.perf_counter()
+        target = current if self.target is None else self.target  # None: a generator's epoch
         elapsed = now - self.start
         per_step = elapsed / max(current, 1)
         metrics = "".join(f" - {name}: {_format_value(value)}" for name, value in values)
-        count = f"{current:>{len(str(self.target))}}/{self.target}"
+        count = f"{current:>{len(str(target))}}/{target}"
         if self.verbose == 2:
             if finalize:
                 print(f"{count} - {elapsed:.0f}s - {_format_per_step(per_step)}{metrics}", flush=True)
             return
         if not finalize and (not self._interactive or now - self._last_draw < self.interval):
             return
-        done = int(self.width * current / self.target) if self.target else self.width
+        done = int(self.width * current / target) if target else self.width
         bar = "━" * done + ("─" if self._interactive else "━") * (self.width - done)
-        clock = f"{elapsed:.0f}s" if finalize else _format_eta(per_step * (self.target - current))
+        clock = f"{elapsed:.0f}s" if finalize else _format_eta(per_step * (target - current))
         line = f"{count} {bar} {clock} {_format_per_step(per_step)}{metrics}"
         if self._interactive:
             # \r returns to the start of the line; \x1b[K clears what a longer line left behind
@@ -79,10 +80,11 @@ class ProgbarLogger(Callback):
         self.progbar = Progbar(self.params["steps"], verbose=self.params["verbose"])
 
     def on_train_batch_end(self, batch, logs=None):
+        self.seen = batch + 1
         self.progbar.update(batch + 1, sorted((logs or {}).items()))
 
     def on_epoch_end(self, epoch, logs=None):
         items = sorted((logs or {}).items(), key=lambda kv: (kv[0].startswith("val_"), kv[0]))
-        self.progbar.update(self.params["steps"], items, finalize=True)
+        self.progbar.update(self.params["steps"] or getattr(self, "seen", 0), items, finalize=True)
 
 
