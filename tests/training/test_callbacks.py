@@ -64,6 +64,8 @@ def test_reduce_lr_on_plateau_waits_patience_then_cooldown():
     assert model.optimizer.learning_rate == pytest.approx(0.2)
     with pytest.raises(ValueError, match="does not support a factor >= 1.0"):
         callbacks.ReduceLROnPlateau(factor=1.0)
+    with pytest.raises(ValueError, match="ReduceLROnPlateau: invalid value for argument `patience`"):
+        callbacks.ReduceLROnPlateau(patience=-1)
 
 
 def test_csv_logger_writes_one_row_per_epoch_and_appends(tmp_path):
