@@ -253,7 +253,7 @@ def test_detect_anomaly_silences_numpys_warnings_and_restores_the_mode_after_an_
 JITTED = {"conv": {"im2col", "col2im"},
           "pool": {"max_pool2d_loops", "max_pool2d_backward_loops", "avg_pool2d_loops",
                    "avg_pool2d_backward_loops"},
-          "optim": {"adam_update"}}
+          "optim": {"adam_update", "rmsprop_update"}}
 
 # Calls every public kernel of tinyvid.kernels on small inputs; leaves the arrays in `results`.
 CALLS = r"""
@@ -299,6 +299,14 @@ for dtype in (np.float32, np.float64):
         optim.adam_update(theta, r(50), m, v, f(0.1), f(0.001), f(0.01), f(1e-7))
     results.update({"adam_update theta " + t: theta, "adam_update m " + t: m,
                     "adam_update v " + t: v})
+    for momentum, centered in ((0.0, False), (0.5, True)):
+        theta, v, m, a = r(50), np.zeros(50, dtype), np.zeros(50, dtype), np.zeros(50, dtype)
+        for step in range(3):
+            optim.rmsprop_update(theta, r(50), v, m, a, f(0.9), f(0.1), f(momentum), f(1e-7),
+                                 f(0.01), momentum > 0, centered)
+        key = f"{t} {momentum} {centered}"
+        results.update({"rmsprop_update theta " + key: theta, "rmsprop_update v " + key: v,
+                        "rmsprop_update m " + key: m, "rmsprop_update a " + key: a})
 """
 
 PUBLIC_KERNELS = {"conv2d_forward", "conv2d_backward", "im2col", "col2im", "max_pool2d_forward",
@@ -318,7 +326,7 @@ def test_the_kernel_lists_here_cover_every_kernel():
         jitted = {name for name, obj in vars(module).items()
                   if isinstance(obj, numba.core.dispatcher.Dispatcher)}
         assert jitted == names, f"kernels/{module_name}.py: add the new jitted kernel to JITTED and CALLS"
-    assert all(name in CALLS for name in PUBLIC_KERNELS | {"adam_update"})
+    assert all(name in CALLS for name in PUBLIC_KERNELS | {"adam_update", "rmsprop_update"})
 
 
 def test_numba_disable_jit_runs_every_kernel_as_plain_python_with_identical_results(tmp_path):

@@ -191,3 +191,25 @@ def test_gradcheck_resize_pad_and_affine_transform():
 ])
 def test_gradcheck_layers_in_training_on_clips(make):
     assert gradcheck(lambda x: make()(x, training=True), [x64((2, 2, 5, 6, 1))])
+
+
+def test_a_model_with_augmentation_layers_trains_with_a_schedule():
+    from tinyvid import optimizers
+    from tinyvid.models import Sequential
+    from tinyvid.optimizers.schedules import CosineDecay
+    from tinyvid.utils import to_categorical
+
+    set_random_seed(0)
+    rng = np.random.default_rng(1)
+    labels = rng.integers(0, 2, 24)
+    frames = (rng.random((24, 10, 10, 3)) * 60 + labels[:, None, None, None] * 150).astype(np.uint8)
+    model = Sequential([layers.Input(shape=(10, 10, 3)), layers.Rescaling(1 / 255),
+                        layers.RandomFlip(), layers.RandomCrop(8, 8), layers.RandomContrast(0.2),
+                        layers.Conv2D(4, 3, activation="relu"), layers.Flatten(),
+                        layers.Dense(2, activation="softmax")])
+    model.compile(optimizer=optimizers.AdamW(learning_rate=CosineDecay(0.05, decay_steps=30)),
+                  loss="categorical_crossentropy", metrics=["accuracy"])
+    history = model.fit(frames, to_categorical(labels, 2), batch_size=8, epochs=5, verbose=0)
+    assert history.history["loss"][-1] < history.history["loss"][0]
+    assert model.predict(frames, verbose=0).shape == (24, 2)  # inference: the central 8x8
+    assert model.optimizer.learning_rate == pytest.approx(CosineDecay(0.05, 30)(15))

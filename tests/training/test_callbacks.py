@@ -64,6 +64,8 @@ def test_reduce_lr_on_plateau_waits_patience_then_cooldown():
     assert model.optimizer.learning_rate == pytest.approx(0.2)
     with pytest.raises(ValueError, match="does not support a factor >= 1.0"):
         callbacks.ReduceLROnPlateau(factor=1.0)
+    with pytest.raises(ValueError, match="ReduceLROnPlateau: invalid value for argument `patience`"):
+        callbacks.ReduceLROnPlateau(patience=-1)
 
 
 def test_csv_logger_writes_one_row_per_epoch_and_appends(tmp_path):
@@ -133,3 +135,16 @@ def test_model_checkpoint_save_best_only_with_initial_threshold(tmp_path, capsys
                                                      checkpoint])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["best-2.weights.npz", "best-4.weights.npz"]
     assert "Epoch 3: val_loss did not improve from 0.70000" in capsys.readouterr().out
+
+
+def test_model_checkpoint_saves_the_whole_model_to_a_keras_file(tmp_path):
+    model, x, y = model_and_data()
+    saved = []
+    model.save = lambda path: saved.append(path)  # the functional helper's model.save
+    model.fit(x, y, epochs=2, verbose=0, callbacks=[
+        callbacks.ModelCheckpoint(str(tmp_path / "m-{epoch}.keras"))])
+    assert saved == [str(tmp_path / "m-1.keras"), str(tmp_path / "m-2.keras")]
+    del model.save
+    with pytest.raises(ValueError, match="has no `save`; use save_weights_only=True"):
+        model.fit(x, y, epochs=1, verbose=0, callbacks=[
+            callbacks.ModelCheckpoint(str(tmp_path / "m.keras"))])

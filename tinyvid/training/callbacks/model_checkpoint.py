@@ -32,8 +32,8 @@ class ModelCheckpoint(Callback):
         verbose: 1 prints a line for each save.
         save_best_only: save only when `monitor` improved on the best so far.
         save_weights_only: True saves the weights alone (`model.save_weights`). False (the
-            default) saves the whole model with `model.save` when the path ends in '.keras' and
-            the model has `save`; otherwise it too saves the weights.
+            default) saves the whole model with `model.save` when the path ends in '.keras';
+            any other path gets the weights (Keras would refuse it).
         mode: 'min', 'max' or 'auto' (max for accuracies, else min).
         save_freq: 'epoch' (after every epoch), or an integer: after every that many batches.
         initial_value_threshold: with save_best_only, the value to beat at first.
@@ -103,7 +103,10 @@ class ModelCheckpoint(Callback):
         folder = os.path.dirname(path)
         if folder:
             os.makedirs(folder, exist_ok=True)
-        if not self.save_weights_only and path.endswith(".keras") and hasattr(self.model, "save"):
+        if self.save_weights_only or not path.endswith(".keras"):
+            self.model.save_weights(path)
+        elif hasattr(self.model, "save"):
             self.model.save(path)
         else:
-            self.model.save_weights(path)
+            raise ValueError(f"ModelCheckpoint: '{path}' is a whole-model (.keras) file, but this "
+                             f"model has no `save`; use save_weights_only=True and a weights file")

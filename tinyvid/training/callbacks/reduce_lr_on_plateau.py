@@ -34,6 +34,14 @@ class ReduceLROnPlateau(Callback):
         if not factor < 1.0:
             raise ValueError(f"ReduceLROnPlateau does not support a factor >= 1.0. "
                              f"Received factor={factor}")
+        for argument, value in (("patience", patience), ("cooldown", cooldown)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"ReduceLROnPlateau: invalid value for argument `{argument}`: "
+                                 f"expected a number of epochs >= 0. Received: "
+                                 f"{argument}={value!r}")
+        if not min_lr >= 0:
+            raise ValueError(f"ReduceLROnPlateau: invalid value for argument `min_lr`: expected "
+                             f"a learning rate >= 0. Received: min_lr={min_lr!r}")
         self.monitor, self.factor, self.patience, self.verbose = monitor, factor, patience, verbose
         self.min_delta, self.cooldown, self.min_lr = abs(min_delta), cooldown, min_lr
         self.mode = resolve_mode(monitor, mode, "ReduceLROnPlateau")
