@@ -12,7 +12,6 @@ from tinyvid.layers import (
     Concatenate,
     Conv2D,
     Dense,
-    Flatten,
     KerasTensor,
     Multiply,
 )
