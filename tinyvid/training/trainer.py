@@ -192,19 +192,19 @@ class Trainer:
 
     # --- one step -------------------------------------------------------------------------------
 
-    def compute_loss(self, y: Any, y_pred: Any, sample_weight: Any = None) -> tuple[Any, list]:
-        """J (a scalar Tensor) and each output's loss, for targets and predictions in the
-        model's output structure."""
+    def compute_loss(self, y: Any, y_pred: Any, sample_weight: Any = None) -> Any:
+        """J, a scalar Tensor, for targets and predictions in the model's output structure: the
+        loss (or the weighted sum of the outputs' losses), each weighted per sample if asked."""
         names, single = self.output_names, self._output_is_single()
         return self._objectives.total_loss(per_output(y, names, single, "y"),
                                            per_output(y_pred, names, single, "the prediction"),
                                            per_output(sample_weight, names, single, "sample_weight"))
 
-    def _update_metrics(self, y: Any, y_pred: Any, loss: float, output_losses: list) -> dict:
+    def _update_metrics(self, y: Any, y_pred: Any, loss: float) -> dict:
         names, single = self.output_names, self._output_is_single()
         return self._objectives.update(per_output(y, names, single, "y"),
                                        [t.data for t in per_output(y_pred, names, single, "y_pred")],
-                                       loss, output_losses)
+                                       loss)
 
     def train_step(self, x: Any, y: Any, sample_weight: Any = None) -> dict[str, float]:
         """One step of gradient descent on one batch; returns the running logs of the epoch.
@@ -216,20 +216,20 @@ class Trainer:
         for w in weights:
             w.grad = None  # gradients accumulate in backward(); start from none
         y_pred = self(x, training=True)  # forward: the engine records each op
-        loss, output_losses = self.compute_loss(y, y_pred, sample_weight)  # J: a scalar Tensor
+        loss = self.compute_loss(y, y_pred, sample_weight)  # J: a scalar Tensor, the batch's mean
         loss.backward()  # backward: grad J(theta) into every weight's .grad
         # <- here every weight's .grad is complete: the one place to average gradients over workers
         self.optimizer.apply_gradients([(w.grad, w) for w in weights])  # step: update theta
         for w in weights:
             w.grad = None  # a 59 MB kernel gradient is not kept alive until the next step
-        return self._update_metrics(y, y_pred, loss.item(), output_losses)
+        return self._update_metrics(y, y_pred, loss.item())
 
     def test_step(self, x: Any, y: Any, sample_weight: Any = None) -> dict[str, float]:
         """The loss and metrics on one batch, added to the running logs; no gradients."""
         with no_grad():
             y_pred = self(x)
-            loss, output_losses = self.compute_loss(y, y_pred, sample_weight)
-        return self._update_metrics(y, y_pred, loss.item(), output_losses)
+            loss = self.compute_loss(y, y_pred, sample_weight)
+        return self._update_metrics(y, y_pred, loss.item())
 
     def predict_step(self, x: Any) -> Any:
         """The model's outputs for one batch, as NumPy arrays in the outputs' structure."""
