@@ -152,3 +152,32 @@ def test_same_weights_after_the_same_steps_with_sample_and_class_weights(option)
     for a, b in zip(t_model.get_weights(), k_model.get_weights()):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
     np.testing.assert_allclose(t_history.history["loss"], k_history.history["loss"], rtol=1e-4)
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "sgd_momentum"])
+def test_training_resumes_across_libraries_with_the_optimizers_state(tmp_path, optimizer):
+    """Two steps in one library, save, one more step in the other: the weights equal those of
+    three steps in one library, so the optimizer's state (m, v or velocity) travelled too."""
+    def make(lib):
+        return (lib.optimizers.Adam(0.01) if optimizer == "adam"
+                else lib.optimizers.SGD(0.05, momentum=0.9))
+
+    keras.utils.set_random_seed(0)
+    k_model, t_model = twins()
+    k_model.compile(optimizer=make(keras), loss="sparse_categorical_crossentropy")
+    t_model.compile(optimizer=make(tinyvid), loss="sparse_categorical_crossentropy")
+    rng = np.random.default_rng(2)
+    x, y = rng.standard_normal((16, 4)).astype(np.float32), rng.integers(0, 3, 16)
+    t_model.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)  # two steps in tinyvid
+    t_model.save(tmp_path / "t.keras")
+    k_resumed = keras.models.load_model(tmp_path / "t.keras")
+    k_resumed.fit(x[:8], y[:8], batch_size=8, epochs=1, shuffle=False, verbose=0)
+    k_model.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)  # two steps in Keras
+    k_model.save(tmp_path / "k.keras")
+    t_resumed = load_model(tmp_path / "k.keras")
+    assert t_resumed.optimizer.iterations == 2
+    t_resumed.fit(x[:8], y[:8], batch_size=8, epochs=1, shuffle=False, verbose=0)
+    t_model.fit(x[:8], y[:8], batch_size=8, epochs=1, shuffle=False, verbose=0)
+    for a, b, c in zip(t_model.get_weights(), k_resumed.get_weights(), t_resumed.get_weights()):
+        np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-6)
+        np.testing.assert_allclose(c, a, rtol=1e-4, atol=1e-6)
