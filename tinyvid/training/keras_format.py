@@ -18,7 +18,7 @@ A layer's path is its class in snake case, numbered within the model in `model.l
 A compiled model's .keras file also holds its optimizer's state, as Keras lays it out:
 
     optimizer/vars/0, 1, 2, ...   iterations, learning_rate, then per trainable weight its slots
-                                  (Adam: m, v; SGD with momentum: velocity), interleaved
+                                  (Adam: momentum, velocity; SGD: momentum), interleaved
 
 so training resumes where it stopped, in tinyvid or in Keras. Optimizers whose slots this file
 does not know (see OPTIMIZER_SLOTS) are saved without state: training then resumes from a fresh
@@ -51,12 +51,19 @@ WEIGHTS_SUFFIX = ".weights.h5"
 
 
 def optimizer_slots(optimizer: Any) -> tuple[str, ...] | None:
-    """The names of an optimizer's per-weight arrays, in Keras's order; None if unknown."""
+    """The names of an optimizer's per-weight arrays in Keras's order (Keras's names, which
+    `optimizer.state(weight, *names)` returns); None if unknown. An optimizer may declare its own
+    as a `keras_slots` property."""
+    declared = getattr(optimizer, "keras_slots", None)
+    if declared is not None:
+        return tuple(declared)
+    if not isinstance(optimizer.learning_rate, (int, float, np.floating)):
+        return None  # a schedule: Keras keeps no learning_rate variable then
     name = type(optimizer).__name__
-    if name == "Adam":
-        return ("m", "v")
+    if name in ("Adam", "AdamW"):
+        return ("momentum", "velocity")
     if name == "SGD":
-        return ("velocity",) if optimizer.momentum else ()
+        return ("momentum",) if optimizer.momentum else ()
     if name == "GD":
         return ()
     return None
