@@ -177,3 +177,17 @@ def test_unsupported_keras_options_are_refused_by_name():
     with pytest.raises(ValueError, match=r"Dense layer 'dense': tinyvid does not support `kernel_regularizer`"):
         L.Dense.from_config(config)
     assert keras_format.weight_paths(Sequential([Input(shape=(2,)), L.Dense(2), L.Dense(1)]))[1][1] == "layers/dense_1"
+
+
+def test_a_weights_file_holding_text_is_refused_before_any_weight_changes(tmp_path):
+    model = Sequential([Input(shape=(2,)), L.Dense(2), L.Dense(1)])
+    path = tmp_path / "text.weights.h5"
+    model.save_weights(path)
+    with h5py.File(path, "a") as h5:
+        del h5["layers/dense_1/vars/0"]
+        h5["layers/dense_1/vars"].create_dataset("0", data=np.array([[b"ab"], [b"cd"]]))
+    before = model.get_weights()
+    with pytest.raises(ValueError, match=r"'.*text.weights.h5'\): layer 'dense_1' weight 0 \('kernel'\) holds \|S2 values, not numbers"):
+        model.load_weights(path)
+    for a, b in zip(before, model.get_weights()):
+        np.testing.assert_array_equal(a, b)

@@ -207,6 +207,9 @@ def _updates(model: Any, h5: Any, filepath: str, what: str) -> list[tuple[Any, n
                 raise ValueError(f"{what}('{filepath}'): layer '{layer.name}' weight {i} ('{name}') "
                                  f"has shape {weight.shape} in the model but {dataset.shape} in "
                                  f"the file")
+            if dataset.dtype.kind not in "fiu":
+                raise ValueError(f"{what}('{filepath}'): layer '{layer.name}' weight {i} ('{name}') "
+                                 f"holds {dataset.dtype} values, not numbers")
             updates.append((weight, np.asarray(dataset[()])))
     extra = [f"layers/{key}" for key, group in (h5.get("layers") or {}).items()
              if f"layers/{key}" not in expected and len(group.get("vars", {}))]
