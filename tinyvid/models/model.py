@@ -93,6 +93,9 @@ class Model(Trainer):
     def _output_is_single(self) -> bool:
         return isinstance(self._outputs_struct, KerasTensor)
 
+    def _input_is_single(self) -> bool:
+        return isinstance(self._inputs_struct, KerasTensor)
+
     def _model_nodes(self) -> list[Node]:
         return self._nodes
 

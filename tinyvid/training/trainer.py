@@ -17,6 +17,7 @@ import numpy as np
 from tinyvid.autograd.grad_mode import no_grad
 from tinyvid.data.adapters import (
     EpochIterator,
+    as_array,
     batches_for,
     class_weights_for,
     is_batch_iterable,
@@ -55,6 +56,13 @@ class Trainer:
 
     def _output_is_single(self) -> bool:
         raise NotImplementedError
+
+    def _input_is_single(self) -> bool:
+        raise NotImplementedError
+
+    def _single(self) -> tuple[bool, bool]:
+        """(one input?, one output?): how lists in x and y are read (data/adapters.py)."""
+        return self._input_is_single(), self._output_is_single()
 
     def __call__(self, x: Any, training: bool = False) -> Any:
         raise NotImplementedError
@@ -204,22 +212,22 @@ class Trainer:
         _check_fit_options(class_weight, sample_weight, initial_epoch, epochs, validation_freq,
                            self._output_is_single())
         if validation_split and validation_data is None:
-            (x, y, sample_weight), validation_data = split_validation(x, y, validation_split,
-                                                                      sample_weight)
+            (x, y, sample_weight), validation_data = split_validation(
+                x, y, validation_split, sample_weight, self._single())
         train_batch_size = batch_size
         if self.optimizer.full_batch and not (is_data_source(x) or is_batch_iterable(x)):
-            n = num_samples(x)
+            n = num_samples(as_array(x, "x", self._input_is_single()))
             if batch_size is not None and batch_size < n:
                 raise ValueError(f"The GD optimizer is full-batch gradient descent: each step uses all "
                                  f"{n} samples, so batch_size={batch_size} does not apply. "
                                  f"Use SGD for mini-batches.")
             train_batch_size = n
-        train = EpochIterator(batches_for(x, y, train_batch_size, shuffle,
-                                          sample_weight=sample_weight), steps_per_epoch)
+        train = EpochIterator(batches_for(x, y, train_batch_size, shuffle, sample_weight=sample_weight,
+                                          single=self._single()), steps_per_epoch)
         if train.steps == 0:
             raise ValueError("fit: the training data has no batches")
         val = None if validation_data is None else EpochIterator(
-            _validation_batches(validation_data, batch_size), validation_steps)
+            _validation_batches(validation_data, batch_size, self._single()), validation_steps)
         verbose = 1 if verbose == "auto" else verbose
         first_tuning = process.training_tuning_enabled() and not process.is_tuned()
         applied = process.tune_for_training()
@@ -290,7 +298,8 @@ class Trainer:
         self._check_compiled("evaluate")
         verbose = 1 if verbose == "auto" else verbose
         batches = EpochIterator(batches_for(x, y, batch_size, shuffle=False,
-                                            sample_weight=sample_weight), steps)
+                                            sample_weight=sample_weight, single=self._single()),
+                                steps)
         return _flatten_logs(self._test_loop(batches, verbose), return_dict)
 
     def test_on_batch(self, x: Any, y: Any, sample_weight: Any = None,
@@ -307,7 +316,8 @@ class Trainer:
         Returns:
             A NumPy array `(n, ...)`, or a list/dict of them for several outputs.
         """
-        batches = EpochIterator(batches_for(x, None, batch_size, shuffle=False, need_y=False), steps)
+        batches = EpochIterator(batches_for(x, None, batch_size, shuffle=False, need_y=False,
+                                            single=self._single()), steps)
         verbose = 1 if verbose == "auto" else verbose
         progbar = Progbar(batches.steps, verbose) if verbose else None
         outputs = []
@@ -355,13 +365,15 @@ def _check_fit_options(class_weight: Any, sample_weight: Any, initial_epoch: Any
             raise ValueError(f"`{name}` must be an integer >= {lowest}, received {name}={value!r}")
 
 
-def _validation_batches(validation_data: Any, batch_size: int | None) -> Any:
+def _validation_batches(validation_data: Any, batch_size: int | None,
+                        single: tuple[bool, bool]) -> Any:
     if is_data_source(validation_data) or is_batch_iterable(validation_data) and not (
             isinstance(validation_data, tuple) and len(validation_data) in (2, 3)):
         return validation_data
     if isinstance(validation_data, (tuple, list)) and len(validation_data) in (2, 3):
         x, y, *rest = validation_data
-        return batches_for(x, y, batch_size, shuffle=False, sample_weight=rest[0] if rest else None)
+        return batches_for(x, y, batch_size, shuffle=False, sample_weight=rest[0] if rest else None,
+                           single=single)
     received = type(validation_data).__name__
     if isinstance(validation_data, (tuple, list)):
         received += f" of {len(validation_data)} items"
