@@ -246,6 +246,8 @@ def _optimizer_state(model: Any, h5: Any, filepath: str, what: str) -> Any:
         return None
     slots = optimizer_slots(model.optimizer)
     weights = model.trainable_weights
+    if len(group) == 2 and int(group["0"][()]) == 0:
+        return None  # an optimizer never stepped (Keras builds its slots on the first step)
     if slots is None or len(group) != 2 + len(slots) * len(weights):
         warnings.warn(f"{what}('{filepath}'): skipping the optimizer's state: the file holds "
                       f"{len(group)} optimizer variables, which do not fit "
