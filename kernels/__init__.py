@@ -1,6 +1,6 @@
 """Numba kernels: plain-Python loops with jitted aliases (installed as tinyvid.kernels).
 
-Kernels take and return NumPy arrays, never Tensors; tinyvid/nn_ops.py wraps them as
+Kernels take and return NumPy arrays, never Tensors; tinyvid/nn/ wraps them as
 differentiable Functions. Layout is channels-last, as in Keras: activations
 `(batch, height, width, channels)`, conv kernels `(kh, kw, c_in, c_out)`, dense kernels `(in, out)`.
 

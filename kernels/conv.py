@@ -42,7 +42,7 @@ forward + backward; benchmarks/bench_kernels.py prints these rows):
     Haswell kernels (OPENBLAS_CORETYPE); half an image per chunk (1-2 MB) was no faster.
   * Recompute the columns in backward rather than keep them from forward, for big layers:
     recomputing costs ~0.1 ms per image, in cache. For small ones (the model's first conv, 13 MB
-    of columns) keeping them is faster; `keep_cols=True` does that, and tinyvid.nn_ops.Conv2D
+    of columns) keeping them is faster; `keep_cols=True` does that, and tinyvid.nn.conv.Conv2D
     decides by size (KEEP_COLS_BYTES).
   * One buffer for cols and dcols in backward: dw reads cols, then dcols overwrites it.
   * col2im is a gather over rows of dx (each row (n, ih) of dx is written by one loop turn),

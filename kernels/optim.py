@@ -1,4 +1,4 @@
-"""Optimizer updates as one fused loop over the weights (used by tinyvid/optimizers.py).
+"""Optimizer updates as one fused loop over the weights (used by tinyvid/training/optimizers.py).
 
 Adam touches every weight of the model once per step; the source document's model has a
 14.7M-weight Dense kernel. Written as NumPy expressions the update makes about ten passes over

@@ -12,9 +12,9 @@ def set_random_seed(seed):
     """Make runs reproducible: two runs after the same `set_random_seed(seed)` start from the same
     weights, drop the same units and shuffle the data the same way.
 
-    Seeds tinyvid's shared generator (weight initialisers, dropout, shuffling; see tinyvid/rng.py)
-    and, as Keras does, Python's `random` and NumPy's global generator (`np.random.seed`), for
-    any code of yours that uses them.
+    Seeds tinyvid's shared generator (weight initialisers, dropout, shuffling; see
+    tinyvid/training/rng.py) and, as Keras does, Python's `random` and NumPy's global generator
+    (`np.random.seed`), for any code of yours that uses them.
     """
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
         raise ValueError(f"Expected `seed` argument to be an integer. "

@@ -3,7 +3,7 @@
 Reverse-mode automatic differentiation in three ideas:
 
 1. Every op is a `Function` with a `forward` (NumPy arrays in, an array out) and a `backward`
-   (the gradient of the output in, one gradient per input out). See `tinyvid/ops.py`.
+   (the gradient of the output in, one gradient per input out). See `tinyvid/autograd/ops.py`.
 2. `Function.apply` runs `forward` and, when gradients are wanted, keeps the Function instance
    (`ctx`) on the output Tensor, so every Tensor knows the op and the inputs that made it.
 3. `Tensor.backward` sorts that graph so each node comes after everything that uses it, then

@@ -17,7 +17,7 @@ where, as Keras computes them (`compute_fans`),
 
 so the variance of a layer's outputs roughly matches that of its inputs, going forward and back.
 
-Unseeded initialisers draw from tinyvid's shared generator (tinyvid/rng.py), which
+Unseeded initialisers draw from tinyvid's shared generator (tinyvid/training/rng.py), which
 `tinyvid.utils.set_random_seed` seeds; `seed=` gives an initialiser its own generator.
 """
 

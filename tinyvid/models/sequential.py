@@ -149,7 +149,7 @@ class Sequential:
         return sum(layer.count_params() for layer in self.layers)
 
     def save_weights(self, filepath):
-        """Save all weights to an .npz file, atomically (see tinyvid/saving.py)."""
+        """Save all weights to an .npz file, atomically (see tinyvid/training/saving.py)."""
         self._check_built("save_weights")
         save_weights(self, filepath)
 
