@@ -18,8 +18,8 @@ Big products are split along the `in` axis into one share per core (kernels/core
 single-threaded BLAS call in its own thread: forward adds the shares' partial products, and
 backward gives each share its own rows of dw and columns of dx. For the document's model's
 (32, 230400) @ (230400, 64) this is what keeps a loaded machine from stalling it: OpenBLAS's own
-threads took up to 8.6 s for that one product with 4 busy programs beside it (6 ms quiet);
-split this way, 22 ms at worst under the same load (kernels/cores.py has the figures).
+threads wait for each other by spinning, and stall when another program takes a core
+(docs/performance.md has the figures).
 
     y  = x[:, :half] @ w[:half] + x[:, half:] @ w[half:] + b        (two cores: two shares)
     dw[:half] = x[:, :half].T @ dy           dx[:, :half] = dy @ w[:half].T     (and so on)
