@@ -15,8 +15,12 @@ themselves in ops.py.
 
 import numpy as np
 
-from tinyvid.autograd.function import _check_finite
-from tinyvid.autograd.grad_mode import switches
+from tinyvid.autograd.function import Function, _check_finite
+from tinyvid.autograd.grad_mode import is_grad_enabled, no_grad, switches
+
+# Function, no_grad and is_grad_enabled lived in this module before the engine was split up;
+# `from tinyvid.tensor import Function, no_grad` keeps working through these names.
+__all__ = ["Tensor", "Function", "no_grad", "is_grad_enabled"]
 
 
 def _to_array(data, dtype=None):
