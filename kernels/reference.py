@@ -134,3 +134,14 @@ def dense_backward_reference(dy, x, w):
     dw = np.einsum("ri,ro->io", x2, dy2)
     db = dy2.sum(axis=0)
     return dx, dw, db
+
+
+def adam_update_reference(theta, g, m, v, one_minus_beta_1, one_minus_beta_2, alpha_t, epsilon):
+    """One Adam step as whole-array NumPy expressions; returns the new (theta, m, v).
+
+    m <- m + (1 - beta_1) (g - m),   v <- v + (1 - beta_2) (g^2 - v),
+    theta <- theta - alpha_t m / (sqrt(v) + epsilon)
+    """
+    m = m + one_minus_beta_1 * (g - m)
+    v = v + one_minus_beta_2 * (g * g - v)
+    return theta - alpha_t * m / (np.sqrt(v) + epsilon), m, v
