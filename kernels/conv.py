@@ -43,11 +43,16 @@ Why this way (docs/performance.md has the measurements and what was tried and dr
   * fastmath stays off, so float64 gradient checks see exact IEEE arithmetic.
 """
 
+from typing import Any
+
 import numpy as np
 from numba import njit
 
 from .cores import bounds, num_parts, run_parts
 from .geometry import conv_geometry, float_arrays
+
+IntOrPair = int | tuple[int, int]  # strides, dilation: one int for both axes, or (height, width)
+ThreeGrads = tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]  # dx, dw, db
 
 CHUNK_BYTES = 4 * 1024 * 1024
 """Target size of the column buffer; a chunk is as many images as fit, at least one."""
@@ -162,8 +167,10 @@ def _chunk_images(chunk, rows_per_image, k, itemsize):
     return max(1, CHUNK_BYTES // (rows_per_image * k * itemsize))
 
 
-def conv2d_forward(x, w, b=None, strides=1, padding="valid", dilation_rate=1, *,
-                   keep_cols=False, chunk=None, jit=True):
+def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None,
+                   strides: IntOrPair = 1, padding: str = "valid", dilation_rate: IntOrPair = 1,
+                   *, keep_cols: bool = False, chunk: int | None = None,
+                   jit: bool = True) -> Any:
     """y = conv2d(x, w) + b, as im2col + BLAS, one chunk of images at a time, a share per core.
 
     Loop nest:
@@ -218,8 +225,11 @@ def conv2d_forward(x, w, b=None, strides=1, padding="valid", dilation_rate=1, *,
     return (y, all_cols) if keep_cols else y
 
 
-def conv2d_backward(dy, x, w, strides=1, padding="valid", dilation_rate=1, *, need_dx=True,
-                    need_dw=True, need_db=True, cols=None, chunk=None, jit=True):
+def conv2d_backward(dy: np.ndarray, x: np.ndarray, w: np.ndarray, strides: IntOrPair = 1,
+                    padding: str = "valid", dilation_rate: IntOrPair = 1, *,
+                    need_dx: bool = True, need_dw: bool = True, need_db: bool = True,
+                    cols: np.ndarray | None = None, chunk: int | None = None,
+                    jit: bool = True) -> ThreeGrads:
     """Gradients of conv2d: dx, dw, db from dy, one chunk of images at a time, a share per core.
 
     Loop nest:

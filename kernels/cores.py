@@ -29,11 +29,13 @@ the numbers are the same. The parts never depend on the number of threads, only 
 
 import os
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 import numba
 
-NUM_CORES = numba.config.NUMBA_NUM_THREADS
+NUM_CORES: int = numba.config.NUMBA_NUM_THREADS  # type: ignore[attr-defined]
 """How many parts big work is split into: numba's thread count (NUMBA_NUM_THREADS, by default the
 number of CPUs)."""
 
@@ -48,22 +50,24 @@ launch parallel kernels at once (say, two models predicting in a web server's th
 this lock the second launch waits for the first instead. The kernels that run_parts spreads over
 threads (im2col, col2im) are serial `nogil` loops and need no lock."""
 
-_pool = None
-_pool_pid = None
-_blas = None
+T = TypeVar("T")
+
+_pool: ThreadPoolExecutor | None = None
+_pool_pid: int | None = None
+_blas: Any = None
 
 
-def num_parts(flops, items):
+def num_parts(flops: int, items: int) -> int:
     """How many parts to split `items` (images, rows) worth `flops` in all into: 1 .. NUM_CORES."""
     return int(max(1, min(NUM_CORES, items, flops // MIN_PART_FLOPS)))
 
 
-def bounds(n, parts):
+def bounds(n: int, parts: int) -> list[tuple[int, int]]:
     """`parts` contiguous ranges (lo, hi) covering range(n), as equal as can be."""
     return [(n * p // parts, n * (p + 1) // parts) for p in range(parts)]
 
 
-def run_parts(work, parts, jit=True):
+def run_parts(work: Callable[[int], T], parts: int, jit: bool = True) -> list[T]:
     """Call `work(p)` for p in range(parts) and return the results in order.
 
     Side by side, one thread per part with BLAS single-threaded, when jit and parts > 1 (and
@@ -81,7 +85,7 @@ def run_parts(work, parts, jit=True):
         return [first] + [future.result() for future in others]
 
 
-def _thread_pool():
+def _thread_pool() -> ThreadPoolExecutor:
     """The pool of NUM_CORES - 1 threads, made on first use, and made again in a forked child
     process (a fork copies the pool but not its threads: work sent to it would wait forever)."""
     global _pool, _pool_pid
@@ -92,7 +96,7 @@ def _thread_pool():
     return _pool
 
 
-def _blas_controller():
+def _blas_controller() -> Any:
     """threadpoolctl's handle on the BLAS numpy loaded, or None if there is none it can set."""
     global _blas
     if _blas is None:

@@ -28,7 +28,7 @@ TRIM_THRESHOLD = 1 << 30
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's malloc.h
 
 
-def keep_freed_memory():
+def keep_freed_memory() -> bool:
     """Ask glibc's malloc to reuse freed big arrays (see above). True if it was done."""
     if os.environ.get("TINYVID_KEEP_FREED_MEMORY", "1") == "0":
         return False
