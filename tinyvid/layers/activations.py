@@ -12,31 +12,35 @@ so its gradient comes from the op's `backward`:
 `get('relu')` returns the function; `get(None)` returns `linear`, as in Keras.
 """
 
+from collections.abc import Callable
+from typing import Any
+
 from tinyvid import nn
+from tinyvid.autograd.tensor import Tensor
 
 __all__ = [
     "linear", "relu", "sigmoid", "tanh", "softmax", "ALL", "get", "serialize",
 ]
 
 
-def linear(x):
+def linear(x: Tensor) -> Tensor:
     """The identity: Dense(activation=None) is Dense(activation='linear')."""
     return x
 
 
-def relu(x):
+def relu(x: Tensor) -> Tensor:
     return x.relu()
 
 
-def sigmoid(x):
+def sigmoid(x: Tensor) -> Tensor:
     return x.sigmoid()
 
 
-def tanh(x):
+def tanh(x: Tensor) -> Tensor:
     return x.tanh()
 
 
-def softmax(x, axis=-1):
+def softmax(x: Tensor, axis: int = -1) -> Tensor:
     """Probabilities over the classes on `axis`. The output is marked with its logits
     (`y.logits`), which is how the cross-entropy losses recognise it and fuse the two into a
     stable log-softmax."""
@@ -45,10 +49,10 @@ def softmax(x, axis=-1):
     return nn.softmax(x, axis=axis)
 
 
-ALL = {"linear": linear, "relu": relu, "sigmoid": sigmoid, "tanh": tanh, "softmax": softmax}
+ALL: dict[str, Callable[[Tensor], Tensor]] = {"linear": linear, "relu": relu, "sigmoid": sigmoid, "tanh": tanh, "softmax": softmax}
 
 
-def get(identifier):
+def get(identifier: Any) -> Callable[[Tensor], Tensor]:
     """An activation function from a name, a function, or None (meaning linear).
 
     Raises:
@@ -65,6 +69,6 @@ def get(identifier):
         f"Known activations: {', '.join(sorted(ALL))}")
 
 
-def serialize(fn):
+def serialize(fn: Callable[..., Any]) -> str:
     """The name of an activation function ('relu'), or its __name__ for one of your own."""
     return getattr(fn, "__name__", repr(fn))

@@ -19,31 +19,35 @@ differences in float32 are too coarse). `set_weights` always casts to the layer'
 """
 
 import re
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
 from tinyvid.autograd.tensor import Tensor
 from tinyvid.layers import initializers
 
+Shape = tuple[int | None, ...]  # the batch axis first; None: any size
+
 # --- names: "dense", "dense_1", ... as Keras gives them ---------------------------------------
 
 _name_counts: dict[str, int] = {}
 
 
-def to_snake_case(class_name):
+def to_snake_case(class_name: str) -> str:
     """'Conv2D' -> 'conv2d', 'MaxPooling2D' -> 'max_pooling2d' (Keras's rule)."""
     name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", class_name)
     return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
-def unique_name(base):
+def unique_name(base: str) -> str:
     """`base` the first time, then `base_1`, `base_2`, ... (reset by tinyvid.utils.clear_session)."""
     count = _name_counts.get(base, 0)
     _name_counts[base] = count + 1
     return base if count == 0 else f"{base}_{count}"
 
 
-def reset_names():
+def reset_names() -> None:
     _name_counts.clear()
 
 
@@ -54,7 +58,8 @@ class InputSpec:
     """What a layer accepts: an exact rank (`ndim`), a smallest rank (`min_ndim`), and fixed sizes
     of some axes (`axes={-1: 3}`: the last axis must hold 3 values), as Keras's InputSpec."""
 
-    def __init__(self, ndim=None, min_ndim=None, axes=None):
+    def __init__(self, ndim: int | None = None, min_ndim: int | None = None,
+                 axes: dict[int, int] | None = None) -> None:
         self.ndim, self.min_ndim, self.axes = ndim, min_ndim, axes or {}
 
 
@@ -73,7 +78,8 @@ class Layer:
             the first layer of a Sequential model needs it (or the model gets an `Input`).
     """
 
-    def __init__(self, name=None, dtype="float32", trainable=True, input_shape=None, **kwargs):
+    def __init__(self, name: str | None = None, dtype: Any = "float32", trainable: bool = True,
+                 input_shape: Sequence[int | None] | None = None, **kwargs: Any) -> None:
         if kwargs:
             raise TypeError(f"Unrecognized keyword arguments passed to {type(self).__name__}: {kwargs}")
         self.name = name if name is not None else unique_name(to_snake_case(type(self).__name__))
@@ -82,19 +88,19 @@ class Layer:
             raise self._invalid("dtype", "must be a float type such as 'float32'", dtype)
         self.trainable = trainable
         self.built = False
-        self.input_spec = None
-        self._weights = []  # Tensors, in Keras's order (kernel, then bias)
-        self._weight_names = []
-        self._input_shape_arg = None
+        self.input_spec: InputSpec | None = None
+        self._weights: list[Tensor] = []  # in Keras's order (kernel, then bias)
+        self._weight_names: list[str] = []
+        self._input_shape_arg: Shape | None = None
         if input_shape is not None:
             self._input_shape_arg = (None,) + _standardize_shape(input_shape, "input_shape", self)
 
     @property
-    def where(self):
+    def where(self) -> str:
         """"Conv2D layer 'conv2d_1'": how error messages name this layer."""
         return f"{type(self).__name__} layer '{self.name}'"
 
-    def _invalid(self, argument, expected, value):
+    def _invalid(self, argument: str, expected: str, value: Any) -> ValueError:
         """A ValueError naming this layer and the argument, for checks in `__init__`."""
         return ValueError(
             f"{type(self).__name__} layer '{self.name}': invalid value for argument `{argument}`: "
@@ -102,18 +108,18 @@ class Layer:
 
     # --- the life of a layer: build, call, compute_output_shape --------------------------------
 
-    def build(self, input_shape):
+    def build(self, input_shape: Shape) -> None:
         """Create the weights for inputs of `input_shape`. Layers without weights keep this."""
         self.built = True
 
-    def call(self, x, training=False):
+    def call(self, x: Tensor, training: bool = False) -> Tensor:
         """The forward pass. `x` is a Tensor of this layer's dtype."""
         raise NotImplementedError
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
         return tuple(input_shape)
 
-    def __call__(self, x, training=False):
+    def __call__(self, x: Any, training: bool = False) -> Tensor:
         x = self._as_tensor(x)
         if not self.built:
             self.check_input_shape(x.shape)
@@ -121,7 +127,7 @@ class Layer:
         self.check_input_shape(x.shape)
         return self.call(x, training=training)
 
-    def _as_tensor(self, x):
+    def _as_tensor(self, x: Any) -> Tensor:
         """Arrays (frames are often uint8) become Tensors of this layer's dtype."""
         if not isinstance(x, Tensor):
             return Tensor(np.asarray(x, dtype=self.dtype))
@@ -133,7 +139,7 @@ class Layer:
                 f"requires grad; build the layer with dtype='{x.dtype}' or pass {self.dtype} data")
         return Tensor(x.data.astype(self.dtype))
 
-    def check_input_shape(self, shape, index=0):
+    def check_input_shape(self, shape: Sequence[int | None], index: int = 0) -> None:
         """Raise Keras's "Input 0 of layer ... is incompatible" error if `shape` does not fit."""
         spec = self.input_spec
         if spec is None:
@@ -153,7 +159,7 @@ class Layer:
 
     # --- weights -------------------------------------------------------------------------------
 
-    def add_weight(self, shape, initializer, name):
+    def add_weight(self, shape: Sequence[int], initializer: Any, name: str) -> Tensor:
         """A new weight: a Tensor of this layer's dtype with requires_grad=True, filled by the
         initialiser (a name such as 'glorot_uniform' or an Initializer)."""
         values = initializers.get(initializer)(tuple(shape), self.dtype)
@@ -163,22 +169,22 @@ class Layer:
         return weight
 
     @property
-    def weights(self):
+    def weights(self) -> list[Tensor]:
         return list(self._weights)
 
     @property
-    def trainable_weights(self):
+    def trainable_weights(self) -> list[Tensor]:
         return list(self._weights) if self.trainable else []
 
     @property
-    def non_trainable_weights(self):
+    def non_trainable_weights(self) -> list[Tensor]:
         return [] if self.trainable else list(self._weights)
 
-    def get_weights(self):
+    def get_weights(self) -> list[np.ndarray]:
         """Copies of the weights as NumPy arrays, in Keras's layouts and order."""
         return [w.data.copy() for w in self._weights]
 
-    def set_weights(self, weights):
+    def set_weights(self, weights: Iterable[Any]) -> None:
         """Overwrite the weights in place (so an optimizer holding them sees the new values).
 
         Args:
@@ -190,20 +196,20 @@ class Layer:
             raise ValueError(
                 f"You called `set_weights` on layer '{self.name}', which has not been built yet; "
                 f"call the layer on data or `build(input_shape)` first")
-        weights = list(weights)
-        if len(weights) != len(self._weights):
+        values = list(weights)
+        if len(values) != len(self._weights):
             raise ValueError(
                 f"Layer '{self.name}' expects {len(self._weights)} weights "
-                f"({', '.join(self._weight_names) or 'none'}), but received {len(weights)}")
-        for weight, name, value in zip(self._weights, self._weight_names, weights):
-            value = np.asarray(value)
-            if value.shape != weight.shape:
+                f"({', '.join(self._weight_names) or 'none'}), but received {len(values)}")
+        for weight, name, value in zip(self._weights, self._weight_names, values):
+            array = np.asarray(value)
+            if array.shape != weight.shape:
                 raise ValueError(
                     f"Layer '{self.name}': weight '{name}' has shape {weight.shape}, "
-                    f"but the value given has shape {value.shape}")
-            np.copyto(weight.data, value, casting="unsafe")
+                    f"but the value given has shape {array.shape}")
+            np.copyto(weight.data, array, casting="unsafe")
 
-    def count_params(self):
+    def count_params(self) -> int:
         """The number of weights (scalars) this layer holds."""
         if not self.built:
             raise ValueError(
@@ -211,24 +217,24 @@ class Layer:
                 f"built. You can build it manually via: `{self.name}.build(batch_input_shape)`.")
         return sum(w.size for w in self._weights)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
 
 
 # --- argument checks shared by the layers --------------------------------------------------------
 
 
-def is_positive_int(value):
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value > 0
+def is_positive_int(value: Any) -> bool:
+    return bool(isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value > 0)
 
 
-def check_data_format(value, layer):
+def check_data_format(value: Any, layer: Layer) -> None:
     if value not in (None, "channels_last"):
         raise layer._invalid("data_format", "tinyvid supports only 'channels_last' "
                              "(batch, height, width, channels)", value)
 
 
-def _standardize_shape(shape, argument, layer):
+def _standardize_shape(shape: Any, argument: str, layer: Layer) -> Shape:
     if isinstance(shape, (tuple, list)) and all(d is None or is_positive_int(d) for d in shape):
         return tuple(None if d is None else int(d) for d in shape)
     raise ValueError(

@@ -12,8 +12,12 @@ Output size per spatial axis (Keras's rules):
     padding='same':   out = ceil(size / stride)          (zeros padded around the frame)
 """
 
+from collections.abc import Sequence
+from typing import Any
+
+from tinyvid.autograd.tensor import Tensor
 from tinyvid.kernels.geometry import check_padding, normalize_tuple, output_length
-from tinyvid.layers.base import InputSpec, Layer, check_data_format, is_positive_int
+from tinyvid.layers.base import InputSpec, Layer, Shape, check_data_format, is_positive_int
 from tinyvid.layers.core import _activation
 from tinyvid.nn.conv import Conv2D as Conv2DFunction
 
@@ -35,9 +39,12 @@ class Conv2D(Layer):
         data_format: only 'channels_last' (or None), Keras's default.
     """
 
-    def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid", data_format=None,
-                 dilation_rate=(1, 1), activation=None, use_bias=True,
-                 kernel_initializer="glorot_uniform", bias_initializer="zeros", **kwargs):
+    def __init__(self, filters: int, kernel_size: int | Sequence[int],
+                 strides: int | Sequence[int] = (1, 1), padding: str = "valid",
+                 data_format: str | None = None, dilation_rate: int | Sequence[int] = (1, 1),
+                 activation: Any = None, use_bias: bool = True,
+                 kernel_initializer: Any = "glorot_uniform", bias_initializer: Any = "zeros",
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if not is_positive_int(filters):
             raise self._invalid("filters", "expected a strictly positive integer", filters)
@@ -55,7 +62,7 @@ class Conv2D(Layer):
         self.kernel_initializer, self.bias_initializer = kernel_initializer, bias_initializer
         self.input_spec = InputSpec(ndim=4)
 
-    def build(self, input_shape):
+    def build(self, input_shape: Shape) -> None:
         c_in = input_shape[-1]
         if c_in is None:
             raise ValueError(f"Conv2D layer '{self.name}': the channel axis (-1) of the input must be "
@@ -63,26 +70,26 @@ class Conv2D(Layer):
         self._check_output_size(input_shape)
         kh, kw = self.kernel_size
         self.kernel = self.add_weight((kh, kw, c_in, self.filters), self.kernel_initializer, "kernel")
-        self.bias = None
+        self.bias: Tensor | None = None
         if self.use_bias:
             self.bias = self.add_weight((self.filters,), self.bias_initializer, "bias")
         self.input_spec = InputSpec(ndim=4, axes={-1: c_in})
         self.built = True
 
-    def call(self, x, training=False):
+    def call(self, x: Tensor, training: bool = False) -> Tensor:
         # Checked in __init__ and build (and the input's shape by Layer.__call__): the op trusts it.
         y = Conv2DFunction.apply(x, self.kernel, self.bias, strides=self.strides,
                                  padding=self.padding, dilation_rate=self.dilation_rate)
         return self.activation(y)
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
         n, h, w, _ = input_shape
         (kh, kw), (sh, sw), (dh, dw) = self.kernel_size, self.strides, self.dilation_rate
         out_h = output_length(h, kh, sh, dh, self.padding)
         out_w = output_length(w, kw, sw, dw, self.padding)
         return (n, out_h, out_w, self.filters)
 
-    def _check_output_size(self, input_shape):
+    def _check_output_size(self, input_shape: Shape) -> None:
         _, out_h, out_w, _ = self.compute_output_shape(input_shape)
         if (out_h is not None and out_h <= 0) or (out_w is not None and out_w <= 0):
             raise ValueError(

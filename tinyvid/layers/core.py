@@ -9,9 +9,14 @@ into one long vector per frame, and two Dense layers turn that vector into class
 
 import math
 import numbers
+from collections.abc import Callable, Sequence
+from typing import Any
 
+import numpy as np
+
+from tinyvid.autograd.tensor import Tensor
 from tinyvid.layers import activations
-from tinyvid.layers.base import InputSpec, Layer, _standardize_shape, is_positive_int
+from tinyvid.layers.base import InputSpec, Layer, Shape, _standardize_shape, is_positive_int
 from tinyvid.nn.dense import Dense as DenseFunction
 from tinyvid.training.rng import generator_for
 
@@ -22,7 +27,8 @@ class InputLayer(Layer):
     It has no weights and does nothing to the data. Use `Input(shape=...)` to make one.
     """
 
-    def __init__(self, shape=None, batch_size=None, dtype="float32", name=None):
+    def __init__(self, shape: Sequence[int | None] | None = None, batch_size: int | None = None,
+                 dtype: Any = "float32", name: str | None = None) -> None:
         super().__init__(name=name, dtype=dtype)
         if shape is None:
             raise ValueError(f"InputLayer '{self.name}': `shape` is required, e.g. shape=(64, 64, 3)")
@@ -30,11 +36,12 @@ class InputLayer(Layer):
         self._input_shape_arg = self.shape
         self.built = True
 
-    def call(self, x, training=False):
+    def call(self, x: Tensor, training: bool = False) -> Tensor:
         return x
 
 
-def Input(shape=None, batch_size=None, dtype="float32", name=None):
+def Input(shape: Sequence[int | None] | None = None, batch_size: int | None = None,
+          dtype: Any = "float32", name: str | None = None) -> InputLayer:
     """Keras's `Input(shape=(64, 64, 3))`, usable as `model.add(Input(shape=...))`.
 
     Args:
@@ -58,8 +65,9 @@ class Dense(Layer):
         x `(batch, ..., in)` -> y `(batch, ..., units)`; W `(in, units)`, b `(units,)`.
     """
 
-    def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
-                 bias_initializer="zeros", **kwargs):
+    def __init__(self, units: int, activation: Any = None, use_bias: bool = True,
+                 kernel_initializer: Any = "glorot_uniform", bias_initializer: Any = "zeros",
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if not is_positive_int(units):
             raise self._invalid("units", "expected a positive integer", units)
@@ -69,34 +77,34 @@ class Dense(Layer):
         self.kernel_initializer, self.bias_initializer = kernel_initializer, bias_initializer
         self.input_spec = InputSpec(min_ndim=2)
 
-    def build(self, input_shape):
+    def build(self, input_shape: Shape) -> None:
         input_dim = input_shape[-1]
         if input_dim is None:
             raise ValueError(f"Dense layer '{self.name}': the last axis of the input must be known, "
                              f"received input shape {tuple(input_shape)}")
         self.kernel = self.add_weight((input_dim, self.units), self.kernel_initializer, "kernel")
-        self.bias = None
+        self.bias: Tensor | None = None
         if self.use_bias:
             self.bias = self.add_weight((self.units,), self.bias_initializer, "bias")
         self.input_spec = InputSpec(min_ndim=2, axes={-1: input_dim})
         self.built = True
 
-    def call(self, x, training=False):
+    def call(self, x: Tensor, training: bool = False) -> Tensor:
         y = DenseFunction.apply(x, self.kernel, self.bias)  # x @ W + b in one op (BLAS)
         return self.activation(y)
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
         return tuple(input_shape[:-1]) + (self.units,)
 
 
 class Activation(Layer):
     """Applies an activation function by itself: `Activation('relu')`."""
 
-    def __init__(self, activation, **kwargs):
+    def __init__(self, activation: Any, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.activation = _activation(activation, self)
 
-    def call(self, x, training=False):
+    def call(self, x: Tensor, training: bool = False) -> Tensor:
         return self.activation(x)
 
 
@@ -107,18 +115,18 @@ class Flatten(Layer):
     Dense kernels work unchanged after this layer.
     """
 
-    def __init__(self, data_format=None, **kwargs):
+    def __init__(self, data_format: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if data_format not in (None, "channels_last"):
             raise self._invalid("data_format", "tinyvid supports only 'channels_last'", data_format)
         self.input_spec = InputSpec(min_ndim=1)
 
-    def call(self, x, training=False):
+    def call(self, x: Tensor, training: bool = False) -> Tensor:
         return x.reshape(x.shape[0], -1)
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
         rest = input_shape[1:]
-        size = None if any(d is None for d in rest) else math.prod(rest)
+        size = None if any(d is None for d in rest) else math.prod(d for d in rest if d is not None)
         return (input_shape[0], size)
 
 
@@ -137,14 +145,18 @@ class Dropout(Layer):
         seed: gives the layer its own generator; without it, masks come from tinyvid's shared one.
     """
 
-    def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
+    def __init__(self, rate: float, noise_shape: Sequence[int | None] | None = None,
+                 seed: int | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        if not isinstance(rate, numbers.Real) or isinstance(rate, bool) or not 0 <= rate <= 1:
+        if not isinstance(rate, numbers.Real) or isinstance(rate, bool) or not 0 <= float(rate) <= 1:
             raise self._invalid("rate", "expected a float value between 0 and 1", rate)
-        self.rate, self.noise_shape, self.seed = float(rate), noise_shape, seed
-        self._generator = None if seed is None else generator_for(seed)
+        self.rate: float = float(rate)
+        self.noise_shape: Sequence[int | None] | None = noise_shape
+        self.seed: int | None = seed
+        self._generator: np.random.Generator | None = (
+            None if seed is None else generator_for(seed))
 
-    def call(self, x, training=False):
+    def call(self, x: Tensor, training: bool = False) -> Tensor:
         if not training or self.rate == 0:
             return x
         if self.rate == 1:
@@ -158,7 +170,7 @@ class Dropout(Layer):
         return x * mask
 
 
-def _activation(identifier, layer):
+def _activation(identifier: Any, layer: Layer) -> Callable[[Tensor], Tensor]:
     try:
         return activations.get(identifier)
     except ValueError as error:

@@ -22,8 +22,11 @@ Unseeded initialisers draw from tinyvid's shared generator (tinyvid/training/rng
 """
 
 import math
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from tinyvid.training import rng
 
@@ -33,65 +36,68 @@ __all__ = [
 ]
 
 
-def compute_fans(shape):
+def compute_fans(shape: Sequence[int]) -> tuple[int, int]:
     """(fan_in, fan_out) of a weight of `shape`, as Keras computes them.
 
     Args:
         shape: `(in, out)` for a Dense kernel, `(kh, kw, c_in, c_out)` for a Conv2D kernel
             (any leading axes are the receptive field), `(n,)` for a bias.
     """
-    shape = tuple(shape)
-    if len(shape) == 0:
+    dims = tuple(shape)
+    if len(dims) == 0:
         return 1, 1
-    if len(shape) == 1:
-        return shape[0], shape[0]
-    receptive_field = math.prod(shape[:-2])
-    return shape[-2] * receptive_field, shape[-1] * receptive_field
+    if len(dims) == 1:
+        return dims[0], dims[0]
+    receptive_field = math.prod(dims[:-2])
+    return dims[-2] * receptive_field, dims[-1] * receptive_field
 
 
 class Initializer:
     """Base class: `initializer(shape, dtype)` returns a new NumPy array."""
 
-    def __call__(self, shape, dtype=np.float32):
+    def __call__(self, shape: Sequence[int], dtype: DTypeLike = np.float32) -> np.ndarray:
         raise NotImplementedError
 
 
 class Zeros(Initializer):
-    def __call__(self, shape, dtype=np.float32):
+    def __call__(self, shape: Sequence[int], dtype: DTypeLike = np.float32) -> np.ndarray:
         return np.zeros(shape, dtype=dtype)
 
 
 class Ones(Initializer):
-    def __call__(self, shape, dtype=np.float32):
+    def __call__(self, shape: Sequence[int], dtype: DTypeLike = np.float32) -> np.ndarray:
         return np.ones(shape, dtype=dtype)
 
 
 class Constant(Initializer):
-    def __init__(self, value=0.0):
+    def __init__(self, value: float = 0.0) -> None:
         self.value = value
 
-    def __call__(self, shape, dtype=np.float32):
+    def __call__(self, shape: Sequence[int], dtype: DTypeLike = np.float32) -> np.ndarray:
         return np.full(shape, self.value, dtype=dtype)
 
 
 class RandomUniform(Initializer):
     """U(minval, maxval); Keras's defaults are -0.05 and 0.05."""
 
-    def __init__(self, minval=-0.05, maxval=0.05, seed=None):
+    def __init__(self, minval: float = -0.05, maxval: float = 0.05,
+                 seed: int | None = None) -> None:
         self.minval, self.maxval, self.seed = minval, maxval, seed
 
-    def __call__(self, shape, dtype=np.float32):
+    def __call__(self, shape: Sequence[int], dtype: DTypeLike = np.float32) -> np.ndarray:
         return _uniform(shape, dtype, self.minval, self.maxval, self.seed)
 
 
 class RandomNormal(Initializer):
     """N(mean, stddev^2); Keras's defaults are 0 and 0.05."""
 
-    def __init__(self, mean=0.0, stddev=0.05, seed=None):
+    def __init__(self, mean: float = 0.0, stddev: float = 0.05,
+                 seed: int | None = None) -> None:
         self.mean, self.stddev, self.seed = mean, stddev, seed
 
-    def __call__(self, shape, dtype=np.float32):
-        values = rng.generator_for(self.seed).standard_normal(shape, dtype=np.dtype(dtype))
+    def __call__(self, shape: Sequence[int], dtype: DTypeLike = np.float32) -> np.ndarray:
+        float_dtype: Any = np.dtype(dtype)  # float32 or float64, which numpy's stubs spell out
+        values = rng.generator_for(self.seed).standard_normal(shape, dtype=float_dtype)
         values *= self.stddev
         values += self.mean
         return values
@@ -100,10 +106,10 @@ class RandomNormal(Initializer):
 class GlorotUniform(Initializer):
     """U(-limit, limit), limit = sqrt(6 / (fan_in + fan_out)). Keras's default for kernels."""
 
-    def __init__(self, seed=None):
+    def __init__(self, seed: int | None = None) -> None:
         self.seed = seed
 
-    def __call__(self, shape, dtype=np.float32):
+    def __call__(self, shape: Sequence[int], dtype: DTypeLike = np.float32) -> np.ndarray:
         fan_in, fan_out = compute_fans(shape)
         limit = math.sqrt(6.0 / max(1.0, fan_in + fan_out))
         return _uniform(shape, dtype, -limit, limit, self.seed)
@@ -112,19 +118,21 @@ class GlorotUniform(Initializer):
 class HeUniform(Initializer):
     """U(-limit, limit), limit = sqrt(6 / fan_in): keeps the variance through ReLU layers."""
 
-    def __init__(self, seed=None):
+    def __init__(self, seed: int | None = None) -> None:
         self.seed = seed
 
-    def __call__(self, shape, dtype=np.float32):
+    def __call__(self, shape: Sequence[int], dtype: DTypeLike = np.float32) -> np.ndarray:
         fan_in, _ = compute_fans(shape)
         limit = math.sqrt(6.0 / max(1.0, fan_in))
         return _uniform(shape, dtype, -limit, limit, self.seed)
 
 
-def _uniform(shape, dtype, low, high, seed):
+def _uniform(shape: Sequence[int], dtype: DTypeLike, low: float, high: float,
+             seed: int | None) -> np.ndarray:
     # Draw directly in the weight's dtype and scale in place: a 14.7M-weight float32 kernel then
     # never passes through a float64 copy twice its size.
-    values = rng.generator_for(seed).random(shape, dtype=np.dtype(dtype))
+    float_dtype: Any = np.dtype(dtype)  # float32 or float64, which numpy's stubs spell out
+    values = rng.generator_for(seed).random(shape, dtype=float_dtype)
     values *= high - low
     values += low
     return values
@@ -136,7 +144,7 @@ ALL = {
 }
 
 
-def get(identifier):
+def get(identifier: Any) -> Callable[..., np.ndarray]:
     """An initialiser from a name ('glorot_uniform'), an Initializer, or any callable(shape, dtype).
 
     Raises:
