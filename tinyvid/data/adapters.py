@@ -15,6 +15,7 @@ first layer) only when asked for, so uint8 frames are never copied whole into fl
 """
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -33,35 +34,36 @@ class ArrayBatches:
             shared generator, so `set_random_seed` fixes it).
     """
 
-    def __init__(self, x, y=None, batch_size=32, shuffle=False):
+    def __init__(self, x: np.ndarray, y: np.ndarray | None = None, batch_size: int = 32,
+                 shuffle: bool = False) -> None:
         self.x, self.y = x, y
         self.batch_size, self.shuffle = batch_size, shuffle
-        self.order = None  # None: in order, as slices (views, no copy)
+        self.order: np.ndarray | None = None  # None: in order, as slices (views, no copy)
         self.on_epoch_end()
 
-    def __len__(self):
+    def __len__(self) -> int:
         return math.ceil(len(self.x) / self.batch_size)
 
-    def __getitem__(self, i):
+    def __getitem__(self, i: int) -> Any:
         if not 0 <= i < len(self):
             raise IndexError(f"batch {i} out of range for {len(self)} batches")
-        rows = slice(i * self.batch_size, (i + 1) * self.batch_size)
+        rows: Any = slice(i * self.batch_size, (i + 1) * self.batch_size)
         if self.order is not None:
             rows = self.order[rows]
         return self.x[rows] if self.y is None else (self.x[rows], self.y[rows])
 
-    def on_epoch_end(self):
+    def on_epoch_end(self) -> None:
         if self.shuffle:
             self.order = rng.generator().permutation(len(self.x))
 
 
-def is_data_source(x):
+def is_data_source(x: Any) -> bool:
     """True for a PyDataset-like object (not an array, list or Tensor)."""
     return (hasattr(x, "__getitem__") and hasattr(x, "__len__")
             and not isinstance(x, (np.ndarray, list, tuple, Tensor)))
 
 
-def as_array(x, what):
+def as_array(x: Any, what: str) -> np.ndarray:
     """A NumPy array from an array, a list or a Tensor."""
     if isinstance(x, Tensor):
         return x.data
@@ -70,14 +72,14 @@ def as_array(x, what):
     return np.asarray(x)
 
 
-def check_same_length(x, y):
+def check_same_length(x: Any, y: Any) -> None:
     if len(x) != len(y):
         raise ValueError(
             f"Data cardinality is ambiguous: x has {len(x)} samples but y has {len(y)} samples. "
             f"Make sure x and y contain the same number of samples.")
 
 
-def unpack(batch, need_y=True):
+def unpack(batch: Any, need_y: bool = True) -> tuple[Any, Any]:
     """(x, y) from a data source's batch; x alone is fine when y is not needed (predict)."""
     if isinstance(batch, tuple):
         if len(batch) == 2:
@@ -93,7 +95,8 @@ def unpack(batch, need_y=True):
     return batch, None
 
 
-def batches_for(x, y, batch_size, shuffle, need_y=True):
+def batches_for(x: Any, y: Any, batch_size: int | None, shuffle: bool,
+                need_y: bool = True) -> Any:
     """A PyDataset over what the user passed: arrays (wrapped), or a data source (as is).
 
     Args:
@@ -121,7 +124,7 @@ def batches_for(x, y, batch_size, shuffle, need_y=True):
     return ArrayBatches(x, y if need_y else None, int(batch_size), shuffle)
 
 
-def split_validation(x, y, validation_split):
+def split_validation(x: Any, y: Any, validation_split: float) -> tuple[tuple[Any, Any], tuple[Any, Any]]:
     """The last `validation_split` of the samples (before any shuffling), as Keras takes them.
 
     Returns:

@@ -12,7 +12,13 @@ labels and predictions on the first batch (which agrees with the loss in every s
     labels (batch, k) one-hot                               -> categorical_accuracy
 """
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
+from numpy.typing import ArrayLike
+
+MetricFn = Callable[[Any, np.ndarray], np.ndarray]  # (y_true, y_pred) -> one value per sample
 
 __all__ = [
     "categorical_accuracy", "sparse_categorical_accuracy", "binary_accuracy",
@@ -21,70 +27,72 @@ __all__ = [
 ]
 
 
-def categorical_accuracy(y_true, y_pred):
+def categorical_accuracy(y_true: ArrayLike, y_pred: np.ndarray) -> np.ndarray:
     """1 where the predicted class (argmax of y_pred) is the one-hot label's class, else 0."""
     return (np.argmax(y_true, axis=-1) == np.argmax(y_pred, axis=-1)).astype(np.float32)
 
 
-def sparse_categorical_accuracy(y_true, y_pred):
+def sparse_categorical_accuracy(y_true: ArrayLike, y_pred: np.ndarray) -> np.ndarray:
     """1 where the predicted class (argmax of y_pred) equals the integer label, else 0."""
-    y_true = np.asarray(y_true)
-    if y_true.ndim == y_pred.ndim and y_true.shape[-1] == 1:
-        y_true = y_true[..., 0]
-    return (y_true.astype(np.int64) == np.argmax(y_pred, axis=-1)).astype(np.float32)
+    labels = np.asarray(y_true)
+    if labels.ndim == y_pred.ndim and labels.shape[-1] == 1:
+        labels = labels[..., 0]
+    return (labels.astype(np.int64) == np.argmax(y_pred, axis=-1)).astype(np.float32)
 
 
-def binary_accuracy(y_true, y_pred, threshold=0.5):
+def binary_accuracy(y_true: ArrayLike, y_pred: np.ndarray, threshold: float = 0.5) -> np.ndarray:
     """The fraction of outputs on the right side of `threshold`, per sample."""
-    y_true = np.asarray(y_true).reshape(y_pred.shape)
-    return np.mean((y_pred > threshold) == (y_true > threshold), axis=-1, dtype=np.float32)
+    labels = np.asarray(y_true).reshape(y_pred.shape)
+    return np.asarray(np.mean((y_pred > threshold) == (labels > threshold), axis=-1,
+                              dtype=np.float32))
 
 
-def mean_squared_error(y_true, y_pred):
-    y_true = np.asarray(y_true).reshape(y_pred.shape)
-    return np.mean(np.square(y_true - y_pred), axis=-1, dtype=np.float32)
+def mean_squared_error(y_true: ArrayLike, y_pred: np.ndarray) -> np.ndarray:
+    labels = np.asarray(y_true).reshape(y_pred.shape)
+    return np.asarray(np.mean(np.square(labels - y_pred), axis=-1, dtype=np.float32))
 
 
-def mean_absolute_error(y_true, y_pred):
-    y_true = np.asarray(y_true).reshape(y_pred.shape)
-    return np.mean(np.abs(y_true - y_pred), axis=-1, dtype=np.float32)
+def mean_absolute_error(y_true: ArrayLike, y_pred: np.ndarray) -> np.ndarray:
+    labels = np.asarray(y_true).reshape(y_pred.shape)
+    return np.asarray(np.mean(np.abs(labels - y_pred), axis=-1, dtype=np.float32))
 
 
 class Mean:
     """A running mean: `update(values)` adds values (or one value with a weight), `result()`."""
 
-    def __init__(self, name):
+    def __init__(self, name: str) -> None:
         self.name = name
-        self.reset()
+        self.total = 0.0
+        self.count: float = 0
 
-    def reset(self):
+    def reset(self) -> None:
         self.total, self.count = 0.0, 0
 
-    def update(self, values, weight=None):
-        values = np.asarray(values, dtype=np.float64)
+    def update(self, values: ArrayLike, weight: float | None = None) -> None:
+        array = np.asarray(values, dtype=np.float64)
         if weight is None:
-            self.total += float(values.sum())
-            self.count += values.size
+            self.total += float(array.sum())
+            self.count += array.size
         else:
-            self.total += float(values) * weight
+            self.total += float(array) * weight
             self.count += weight
 
-    def result(self):
+    def result(self) -> float:
         return self.total / self.count if self.count else 0.0
 
 
 class MeanMetric(Mean):
     """A metric function averaged over every sample seen since the last reset."""
 
-    def __init__(self, fn, name):
+    def __init__(self, fn: MetricFn, name: str) -> None:
         super().__init__(name)
         self.fn = fn
 
-    def update_state(self, y_true, y_pred):
+    def update_state(self, y_true: ArrayLike, y_pred: np.ndarray) -> None:
         self.update(self.fn(y_true, y_pred))
 
 
-ALL = {
+ALL: dict[str, MetricFn] = {
     "categorical_accuracy": categorical_accuracy,
     "sparse_categorical_accuracy": sparse_categorical_accuracy,
     "binary_accuracy": binary_accuracy,
@@ -93,17 +101,17 @@ ALL = {
 }
 
 
-def resolve_accuracy(y_true, y_pred):
+def resolve_accuracy(y_true: ArrayLike, y_pred: ArrayLike) -> MetricFn:
     """Which accuracy 'accuracy' means for these shapes (Keras 3's rule, see the module docstring)."""
-    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
-    if y_pred.shape[-1] == 1:
+    labels, predictions = np.asarray(y_true), np.asarray(y_pred)
+    if predictions.shape[-1] == 1:
         return binary_accuracy
-    if y_true.ndim < y_pred.ndim or y_true.shape[-1] == 1:
+    if labels.ndim < predictions.ndim or labels.shape[-1] == 1:
         return sparse_categorical_accuracy
     return categorical_accuracy
 
 
-def get(identifier, y_true, y_pred):
+def get(identifier: Any, y_true: ArrayLike, y_pred: ArrayLike) -> MeanMetric:
     """A MeanMetric from a name ('accuracy', 'mse', ...) or a function fn(y_true, y_pred).
 
     `y_true` and `y_pred` (one batch) decide what 'accuracy' means. The metric is reported under
@@ -121,7 +129,7 @@ def get(identifier, y_true, y_pred):
     raise ValueError(check_name(identifier))
 
 
-def check_name(identifier):
+def check_name(identifier: Any) -> str | None:
     """An error message for an identifier `get` would not understand, or None if it would."""
     if callable(identifier) or (isinstance(identifier, str) and (
             identifier.lower() in ("accuracy", "acc") or identifier in ALL)):
