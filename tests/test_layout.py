@@ -73,6 +73,8 @@ def _module_level_imports(name):
     def statements(body):
         for node in body:
             yield node
+            if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+                continue  # imports for annotations only: they never run
             if isinstance(node, (ast.If, ast.Try)):  # still module level
                 yield from statements(node.body)
                 yield from statements(node.orelse)

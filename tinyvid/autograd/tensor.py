@@ -212,8 +212,9 @@ class Tensor:
             # Go one op at a time and apply the chain rule: the op turns the gradient of its
             # output into the gradient of each of its inputs.
             ctx = node._ctx
-            returned = type(ctx).backward(ctx, grad)
-            input_grads = returned if isinstance(returned, tuple) else (returned,)
+            input_grads = type(ctx).backward(ctx, grad)
+            if not isinstance(input_grads, tuple):
+                input_grads = (input_grads,)
             if len(input_grads) != len(ctx.inputs):
                 raise RuntimeError(
                     f"{type(ctx).__name__}.backward returned {len(input_grads)} gradients "
