@@ -28,3 +28,12 @@ def _objects_of_earlier_tests_out_of_the_gc():
     gc.freeze()
     yield
     gc.unfreeze()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _objects_of_earlier_modules_out_of_the_gc():
+    """The same for a module's shared fixtures (written videos, a demo run), which run before
+    the per-test freeze above: autouse fixtures of a scope come first in it."""
+    gc.freeze()
+    yield
+    gc.unfreeze()
