@@ -55,7 +55,7 @@ class ArrayBatches:
     def __len__(self):
         return math.ceil(self.n / self.batch_size)
 
-    def __getitem__(self, i):
+    def __getitem__(self, i: int) -> Any:
         if not 0 <= i < len(self):
             raise IndexError(f"batch {i} out of range for {len(self)} batches")
         if self._draw_order:
@@ -164,7 +164,7 @@ class EpochIterator:
                       "batches.", stacklevel=3)
 
 
-def is_data_source(x):
+def is_data_source(x: Any) -> bool:
     """True for a PyDataset-like object (not an array, list or Tensor)."""
     return (hasattr(x, "__getitem__") and hasattr(x, "__len__")
             and not isinstance(x, (np.ndarray, list, tuple, dict, Tensor)))
