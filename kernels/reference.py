@@ -265,3 +265,24 @@ def adam_update_reference(theta: Array, g: Array, m: Array, v: Array, one_minus_
     m = m + one_minus_beta_1 * (g - m)
     v = v + one_minus_beta_2 * (g * g - v)
     return theta - alpha_t * m / (np.sqrt(v) + epsilon), m, v
+
+
+def rmsprop_update_reference(theta: Array, g: Array, v: Array, m: Array, a: Array, rho: float,
+                             momentum: float, epsilon: float, alpha: float, use_momentum: bool,
+                             centered: bool) -> tuple[Array, Array, Array, Array]:
+    """One RMSprop step as whole-array NumPy expressions; returns the new (theta, v, m, a).
+
+    v <- rho v + (1 - rho) g^2,   a <- rho a + (1 - rho) g (centered; then v - a^2 below)
+    step = alpha g / sqrt(v (- a^2) + epsilon);   m <- momentum m + step, theta <- theta - m
+    (without momentum theta <- theta - step)
+    """
+    v = rho * v + (1 - rho) * g * g
+    denominator = v + epsilon
+    if centered:
+        a = rho * a + (1 - rho) * g
+        denominator = v - a * a + epsilon
+    step = alpha * g / np.sqrt(denominator)
+    if use_momentum:
+        m = momentum * m + step
+        return theta - m, v, m, a
+    return theta - step, v, m, a

@@ -285,7 +285,7 @@ def public_kernels():
 CALLS = r"""
 import numpy as np
 from tinyvid import kernels
-from tinyvid.kernels import optim
+from tinyvid.kernels import optim, pool3d
 
 results = {}
 for dtype in (np.float32, np.float64):
@@ -312,6 +312,16 @@ for dtype in (np.float32, np.float64):
         results["avg_pool2d_forward " + key] = y
         results["avg_pool2d_backward " + key] = kernels.avg_pool2d_backward(
             r(*y.shape), x.shape, 3, strides, padding)
+
+        clip = r(2, 4, 5, 6, 3)
+        y, argmax = pool3d.max_pool3d_forward(clip, 2, strides, padding)
+        results["max_pool3d_forward " + key] = y
+        results["max_pool3d_backward " + key] = pool3d.max_pool3d_backward(r(*y.shape), argmax,
+                                                                          clip.shape)
+        y = pool3d.avg_pool3d_forward(clip, 2, strides, padding)
+        results["avg_pool3d_forward " + key] = y
+        results["avg_pool3d_backward " + key] = pool3d.avg_pool3d_backward(
+            r(*y.shape), clip.shape, 2, strides, padding)
 
     t = np.dtype(dtype).name
     x2, w2, b2 = r(5, 4), r(4, 3), r(3)

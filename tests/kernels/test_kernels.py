@@ -478,3 +478,28 @@ def test_adam_update_jitted_equals_plain_and_matches_the_reference(dtype):
         assert jitted.dtype == dtype
     for got, want in zip(results[0], expected):
         np.testing.assert_allclose(got, want, **tolerance(dtype))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("momentum, centered", [(0.0, False), (0.5, True)])
+def test_rmsprop_update_jitted_equals_plain_and_matches_the_reference(dtype, momentum, centered):
+    from tinyvid.kernels.optim import _rmsprop_update, rmsprop_update
+    from tinyvid.kernels.reference import rmsprop_update_reference
+
+    rng = np.random.default_rng(1)
+    theta, g = rng.standard_normal(37).astype(dtype), rng.standard_normal(37).astype(dtype)
+    v, m, a = rng.random(37).astype(dtype), (rng.standard_normal(37) * 0.1).astype(dtype), \
+        (rng.standard_normal(37) * 0.01).astype(dtype)
+    rho, eps, alpha = 0.9, 1e-7, 0.01
+    expected = rmsprop_update_reference(*(x.astype(np.float64) for x in (theta, g, v, m, a)),
+                                        rho, momentum, eps, alpha, momentum > 0, centered)
+    results = []
+    for kernel in (rmsprop_update, _rmsprop_update):
+        state = [theta.copy(), g, v.copy(), m.copy(), a.copy()]
+        kernel(*state, dtype(rho), dtype(1 - rho), dtype(momentum), dtype(eps), dtype(alpha),
+               momentum > 0, centered)
+        results.append((state[0], state[2], state[3], state[4]))
+    for jitted, plain in zip(*results):
+        np.testing.assert_array_equal(jitted, plain)
+    for got, want in zip(results[0], expected):
+        np.testing.assert_allclose(got, want, **tolerance(dtype))
