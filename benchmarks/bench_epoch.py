@@ -8,8 +8,9 @@ Every figure is one epoch of what `tinyvid train ROOT` runs (8 frames per video 
 
     decode-only   read every training video once (VideoFolder[i], no cache, no training)
     train-only    the epoch's steps on frames already in memory (no reading at all)
-    cold          the epoch from an empty frame cache, with the CLI's workers (1 process)
-    warm          the epoch again, every video's frames in the cache (CLI's workers)
+    cold          the epoch from an empty frame cache, with the CLI's workers (2 processes)
+    warm          the epoch again, every video's frames in the cache (CLI's workers: they do
+                  not start, as every video is found in the cache)
     warm, no workers   the same, the training loop reading the cache itself
 
 The goals (issue 16): cold <= 1.1 x max(decode-only, train-only), decoding hidden behind the
@@ -30,7 +31,7 @@ from benchmarks.common import standalone_main
 
 FULL = dict(classes=8, videos_per_class=8, num_frames=100)
 QUICK = dict(classes=3, videos_per_class=4, num_frames=30)
-FRAMES, SIZE, BATCH, WORKERS = 8, 64, 32, 1  # tinyvid train's defaults
+FRAMES, SIZE, BATCH, WORKERS = 8, 64, 32, 2  # tinyvid train's defaults
 
 
 def make_folder(root, classes, videos_per_class, num_frames):
@@ -86,8 +87,8 @@ def run(quick=False):
     videos = len(plain)
     base = max(decode_only, train_only)
     rows = [("decode-only", decode_only, None, None), ("train-only", train_only, None, None),
-            ("cold cache, 1 worker process", cold, cold / base, 1.1),
-            ("warm cache, 1 worker process", warm, warm / train_only, 1.05),
+            ("cold cache, 2 worker processes", cold, cold / base, 1.1),
+            ("warm cache, 2 worker processes", warm, warm / train_only, 1.05),
             ("warm cache, no workers", warm_serial, warm_serial / train_only, 1.05)]
     return [{"name": name, "videos": videos, "frames": videos * FRAMES, "seconds": seconds,
              "ratio": ratio, "goal": goal} for name, seconds, ratio, goal in rows]

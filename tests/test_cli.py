@@ -70,3 +70,12 @@ def test_the_console_script_explains_every_option():
                             capture_output=True, text=True, check=True)
     for option in ("--frames", "--size", "--epochs", "--batch-size", "--out", "--learning-rate"):
         assert option in result.stdout
+
+
+def test_train_takes_workers_and_a_cache_bound():
+    from tinyvid.cli import _byte_count, _parser
+
+    args = _parser().parse_args(["train", "videos", "--workers", "0", "--cache-max-bytes", "2G"])
+    assert args.workers == 0 and args.cache_max_bytes == 2 * 1024**3
+    assert _parser().parse_args(["train", "videos"]).workers == 2  # decoding ahead by default
+    assert [_byte_count(t) for t in ("500M", "64k", "1000")] == [500 * 1024**2, 65536, 1000]

@@ -69,6 +69,10 @@ class VideoReader:
                 self._pending.add(video)
                 self._tasks.put(video)
 
+    def has(self, video: int) -> bool:
+        """Whether `video` was scheduled (and not yet taken with `frames`)."""
+        return int(video) in self._pending or int(video) in self._done
+
     def frames(self, video: int) -> np.ndarray | None:
         """The frames of `video`, waiting for its worker; raises the error it met reading."""
         video = int(video)
