@@ -19,6 +19,9 @@ Threads or processes:
   starts; frames come back through a queue. A worker ignores Ctrl-C: the main process gets it,
   and its workers (daemon processes and threads) end with it or with `close()`.
 
+As with Keras's PyDataset and any "spawn" start, a script that uses processes must start its
+work under `if __name__ == "__main__":` (each new process imports the script's main module).
+
 An error in a worker is sent back and raised in the main process when that video's frames are
 asked for: the same VideoReadError, naming the file.
 """
