@@ -99,6 +99,11 @@ class VideoReader:
         self._closed = True
         if not self._started:
             return
+        try:  # drop the videos not started yet, so each worker sees its stop sign next
+            while True:
+                self._tasks.get_nowait()
+        except (queue.Empty, OSError, ValueError):
+            pass
         for _ in self._handles:
             self._tasks.put(None)
         for handle in self._handles:
