@@ -3,7 +3,7 @@
 docs/tutorial.md (section 9.4) runs this script under the debugger, from the repository's root
 folder, with every Numba kernel left as plain Python:
 
-    NUMBA_DISABLE_JIT=1 python -m pdb -c "import tinyvid.nn.conv3d" -c "b tinyvid.nn.conv3d.Conv3D.backward" -c c docs/examples/conv3d_backward.py
+    NUMBA_DISABLE_JIT=1 python -m pdb -c "import tinyvid.nn" -c "b tinyvid.nn.Conv3D.backward" -c c docs/examples/conv3d_backward.py
 
 It stops inside Conv3D's backward twice (the second convolution first, the first one next), and
 from there the debugger steps on into kernels/conv3d.py. Two clips of 4 frames, 16 x 16, from
