@@ -14,7 +14,8 @@ The tutorial has four kinds of fenced blocks, and each is checked:
                                  "(...)" and ":..." for the line numbers pdb prints, which the
                                  tutorial leaves out so that edits elsewhere do not break it)
 
-Other bash blocks are shown, not run. Runtime: a few seconds, plus two short subprocesses.
+Other bash blocks are shown, not run. Runtime: a few seconds, plus one short subprocess per
+pdb session.
 """
 
 import contextlib
@@ -206,10 +207,15 @@ def test_every_pdb_command_shown_is_one_whose_session_is_checked():
     assert shown == checked  # e.g. the "In a hurry?" command at the top is the one of 7.5
 
 
-@pytest.mark.parametrize("session", range(2), ids=["stop-in-Conv2D.backward", "step-into-kernel"])
+# The tutorial's pdb sessions, in the order it shows them (section 7.5, 7.6, 8.2, 9.4).
+SESSIONS = ["stop-in-Conv2D.backward", "step-into-kernel", "stop-in-gru_step_backward",
+            "step-into-Conv3D.backward"]
+
+
+@pytest.mark.parametrize("session", range(len(SESSIONS)), ids=SESSIONS)
 def test_the_pdb_sessions_shown_work_as_written_from_the_repository_root(session):
     sessions = _pdb_sessions()
-    assert len(sessions) == 2, "expected two pdb sessions: stopping in Conv2D.backward, stepping into a kernel"
+    assert len(sessions) == len(SESSIONS), f"expected {len(SESSIONS)} pdb sessions: {SESSIONS}"
     command, transcript = sessions[session]
     env = dict(os.environ, PYTHONBREAKPOINT="0")
     words = shlex.split(command)
