@@ -280,7 +280,7 @@ def test_tune_for_training_respects_a_threading_layer_you_chose(monkeypatch):
 # --- the docs point at files that exist ----------------------------------------------------------
 
 DOCS = ["README.md", "docs/tutorial.md", "docs/performance.md"]
-PATH = re.compile(r"(?<![\w/.])((?:tinyvid|kernels|tests|benchmarks|docs)/[\w/.]*\w)")
+PATH = re.compile(r"(?<![\w/.])((?:tinyvid|kernels|tests|benchmarks|docs)/[\w/.-]*\w)")
 
 
 @pytest.mark.parametrize("doc", DOCS)
