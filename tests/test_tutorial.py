@@ -7,7 +7,8 @@ The tutorial has four kinds of fenced blocks, and each is checked:
   ```text                        right after a python block: what that block prints ("..."
                                  stands for any text)
   ```python <file> [<object>]    an excerpt of tinyvid's code: must appear verbatim in that
-                                 file (in that function or class); a line "..." skips lines
+                                 file (in that function or class, defined in that file,
+                                 not inherited from another); a line "..." skips lines
   ```bash + ```console           the pdb sessions: the command runs from the repository root
                                  with the (Pdb) commands of the transcript on stdin, and the
                                  transcript's lines must appear in order ("/.../" for a path,
@@ -151,6 +152,10 @@ def test_every_quoted_excerpt_is_still_verbatim_in_the_named_file_and_function()
             for attribute in name[0].split("."):
                 obj = getattr(obj, attribute, None)
                 assert obj is not None, f"{block}: {path} has no {name[0]}"
+            # An inherited method is found through its subclass too; the text names its home.
+            home = pathlib.Path(inspect.getsourcefile(obj)).resolve()
+            assert home == (ROOT / path).resolve(), (
+                f"{block}: {name[0]} is defined in {home}, not in {path}")
             source = inspect.getsource(obj)
         # Lines "..." skip; the pieces between them must appear in order.
         pieces = re.split(r"^[ \t]*\.\.\.[ \t]*\n", block.body, flags=re.M)

@@ -19,13 +19,28 @@ import pytest
 from tests.test_tutorial import ROOT, _line_pattern, _pdb_sessions, output_matches, read_blocks
 from tinyvid.nn import recurrent
 
-SECTION = "## 8. Through time"
+SECTION, NEXT_SECTION = "## 8. Through time", "## 9."
 
 
 def section_blocks():
+    """The blocks of section 8 alone: section 9 has its own checks in test_tutorial.py."""
     text = (ROOT / "docs" / "tutorial.md").read_text(encoding="utf-8")
-    start_line = text[:text.index(SECTION)].count("\n") + 1
-    return [b for b in read_blocks() if b.line > start_line]
+    start_line = text[:text.index("\n" + SECTION) + 1].count("\n") + 1
+    end_line = text[:text.index("\n" + NEXT_SECTION) + 1].count("\n") + 1
+    return [b for b in read_blocks() if start_line < b.line < end_line]
+
+
+def test_the_blocks_checked_here_are_those_of_section_8_alone():
+    lines = (ROOT / "docs" / "tutorial.md").read_text(encoding="utf-8").splitlines()
+    chapters = [(number, line) for number, line in enumerate(lines, start=1)
+                if line.startswith("## ")]
+
+    def chapter_of(block):
+        return ([""] + [line for number, line in chapters if number < block.line])[-1]
+
+    in_section_8 = [b.line for b in read_blocks() if chapter_of(b).startswith(SECTION)]
+    assert in_section_8 and [b.line for b in section_blocks()] == in_section_8
+    assert any(chapter_of(b).startswith(NEXT_SECTION) for b in read_blocks())  # 9 follows it
 
 
 def test_the_section_python_blocks_print_what_its_text_blocks_say():
