@@ -327,3 +327,13 @@ def test_the_readme_reading_map_is_the_folder_tree_and_names_every_module():
     order = ["tinyvid/data/", "tinyvid/autograd/", "tinyvid/nn/", "kernels/", "tinyvid/layers/",
              "tinyvid/models/", "tinyvid/training/", "tinyvid/cli.py"]
     assert [tree.index(p) for p in order] == sorted(tree.index(p) for p in order)
+
+
+def test_import_tinyvid_loads_neither_ffmpeg_nor_imageio_nor_mpi():
+    """Importing the library loads what every use needs (NumPy, numba), not the video codecs,
+    the video writer or MPI: those come when a video is read or written, or DataParallel made."""
+    code = ("import sys, tinyvid; "
+            "print(sorted(m for m in ('av', 'imageio', 'mpi4py') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
+                         check=True).stdout.strip()
+    assert out == "[]"

@@ -24,7 +24,6 @@ import pathlib
 import zlib
 from collections.abc import Sequence
 
-import imageio.v3 as iio
 import numpy as np
 
 MOTION_CLASSES = ("left", "right", "up", "down", "growing", "shrinking", "clockwise",
@@ -139,6 +138,8 @@ def make_motion_shapes(root: str | os.PathLike, videos_per_class: int = 24, num_
             frames = motion_video(name, index, num_frames=num_frames, size=size, seed=seed)
             path = folder / f"{name}_{index:04d}.mp4"
             partial = folder / f".{path.stem}.partial.mp4"  # hidden: VideoFolder never lists it
+            import imageio.v3 as iio  # here: importing tinyvid need not load imageio
+
             iio.imwrite(partial, frames, plugin="pyav", codec="libx264", fps=fps,
                         out_pixel_format="yuv420p")
             os.replace(partial, path)

@@ -15,7 +15,6 @@ import zlib
 from collections.abc import Sequence
 from typing import Any
 
-import imageio.v3 as iio
 import numpy as np
 
 COLOURS = {"red": (220, 40, 40), "green": (40, 190, 60), "blue": (50, 80, 230),
@@ -121,6 +120,8 @@ def make_moving_shapes(root: str | os.PathLike[str], videos_per_class: int = 30,
             frames = moving_shapes_video(name, index, num_frames=num_frames, size=size, seed=seed)
             path = folder / f"{name}_{index:04d}.mp4"
             partial = folder / f".{path.stem}.partial.mp4"  # hidden: VideoFolder never lists it
+            import imageio.v3 as iio  # here: importing tinyvid need not load imageio
+
             iio.imwrite(partial, frames, plugin="pyav", codec="libx264", fps=fps,
                         out_pixel_format="yuv420p")
             os.replace(partial, path)

@@ -38,10 +38,12 @@ import errno
 import os
 import pathlib
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import av
 import numpy as np
+
+if TYPE_CHECKING:
+    import av
 
 PathLike = str | os.PathLike[str]
 
@@ -209,6 +211,8 @@ def _decode(path: pathlib.Path, stream: "av.video.stream.VideoStream",
         uint8 (n, height, width, 3) in the order of `indices`, or None when the decoder gave
         no frames or a number other than `count`.
     """
+    import av  # here, not at the top: importing tinyvid need not load FFmpeg
+
     convert: dict[str, Any] = {"format": "rgb24"}
     if size is not None:
         convert.update(height=size[0], width=size[1], interpolation="AREA")
@@ -237,6 +241,8 @@ def _decode(path: pathlib.Path, stream: "av.video.stream.VideoStream",
 
 def _count_decoded_frames(path: pathlib.Path) -> int:
     """Decode every frame without converting it, and count them (the slow, sure count)."""
+    import av  # here, not at the top: importing tinyvid need not load FFmpeg
+
     count = 0
     with _open(path) as container:
         stream = container.streams.video[0]
@@ -260,6 +266,8 @@ def _demux(path: pathlib.Path, container: "av.container.InputContainer",
     demux() ends with an empty packet that only flushes the decoder; packets flagged "discard"
     (before the start of an mp4 edit list) are decoded but their frames dropped: neither counts.
     """
+    import av  # here, not at the top: importing tinyvid need not load FFmpeg
+
     packets, count = [], 0
     try:
         for packet in container.demux(stream):
@@ -275,6 +283,8 @@ def _demux(path: pathlib.Path, container: "av.container.InputContainer",
 
 def _open(path: pathlib.Path) -> "av.container.InputContainer":
     """av.open for reading a video, with every way it fails turned into VideoReadError."""
+    import av  # here, not at the top: importing tinyvid need not load FFmpeg
+
     try:
         # Metadata that is not UTF-8 (a tag written by an old tool) must not stop the frames.
         container = av.open(str(path), metadata_errors="replace")
