@@ -51,7 +51,7 @@ def _registry(family: str) -> dict[str, type]:
             value = getattr(layers, name)
             if isinstance(value, type) and issubclass(value, layers.Layer) and value is not layers.Layer:
                 _REGISTRY["layers"].setdefault(name, value)
-        for optimizer in (optimizers.GD, optimizers.SGD, optimizers.Adam):
+        for optimizer in set(optimizers.ALL.values()):
             _REGISTRY["optimizers"].setdefault(optimizer.__name__, optimizer)
         for loss in set(losses.ALL.values()):
             _REGISTRY["losses"].setdefault(loss.__name__, loss)
