@@ -111,6 +111,17 @@ def merged_clips(lib):
     return lib.Model([a, b], layers.Dense(2, activation="softmax", name="label")(normed))
 
 
+def masked_sequences(lib):
+    """A functional model over padded sequences: Masking's mask reaches a GRU, an LSTM and
+    GlobalAveragePooling1D (Keras records it as NotEqual and Any op nodes, which tinyvid's
+    Masking replaces)."""
+    layers = lib.layers
+    steps = lib.Input(shape=(6, 4))
+    states = layers.GRU(4, return_sequences=True)(layers.Masking()(steps))
+    summary = layers.Concatenate()([layers.LSTM(2)(states), layers.GlobalAveragePooling1D()(states)])
+    return lib.Model(steps, layers.Dense(2)(summary))
+
+
 def data(shape, seed=0, scale=1.0):
     return (np.random.default_rng(seed).random(shape, dtype=np.float32) * scale)
 
@@ -128,6 +139,7 @@ FAMILIES = {
     "sequences": (sequences, padded_sequences),
     "preprocessing": (preprocessing, lambda: data((3, 10, 12, 3), 2, scale=255.0)),
     "merged_clips": (merged_clips, lambda: [data((3, 3, 5, 5, 2), 4), data((3, 3, 5, 5, 2), 5)]),
+    "masked_sequences": (masked_sequences, padded_sequences),
 }
 
 
