@@ -190,3 +190,18 @@ def test_an_unknown_wrapped_layer_is_named_with_the_file(tmp_path):
     with pytest.raises(ValueError, match=r"load_model\('.*other.keras'\): layer class "
                                          r"'EinsumDense' is not one tinyvid has"):
         load_model(tmp_path / "other.keras")
+
+
+def test_a_config_that_does_not_fit_its_class_is_named_with_the_file(tmp_path):
+    model = tinyvid.Sequential([tinyvid.Input(shape=(4,)), L.Dense(2)])
+    model.save(tmp_path / "m.keras")
+    with zipfile.ZipFile(tmp_path / "m.keras") as source:
+        config = json.loads(source.read("config.json"))
+        weights = source.read("model.weights.h5")
+    config["config"]["layers"][1]["class_name"] = "Reshape"  # a Dense config, another class
+    with zipfile.ZipFile(tmp_path / "relabelled.keras", "w") as target:
+        target.writestr("config.json", json.dumps(config))
+        target.writestr("model.weights.h5", weights)
+    with pytest.raises(ValueError, match=r"load_model\('.*relabelled.keras'\): the config of Reshape "
+                                         r"layer 'dense' does not fit tinyvid's Reshape"):
+        load_model(tmp_path / "relabelled.keras")

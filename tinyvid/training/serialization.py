@@ -93,7 +93,11 @@ def deserialize_layer(config: dict[str, Any], where: str = "") -> Any:
     class_name = config.get("class_name")
     cls = lookup("layers", str(class_name), where)
     layer_config = dict(config.get("config") or {})
-    return cls.from_config(layer_config)
+    try:
+        return cls.from_config(layer_config)
+    except TypeError as error:  # a missing or unknown argument: the config is not this class's
+        raise ValueError(f"{where}the config of {class_name} layer '{layer_config.get('name')}' "
+                         f"does not fit tinyvid's {class_name}: {error}") from error
 
 
 def tensor_reference(tensor: KerasTensor, node_index: int) -> dict[str, Any]:
