@@ -24,6 +24,7 @@ os.environ.setdefault("KERAS_BACKEND", "torch")
 keras = pytest.importorskip("keras")
 
 import tinyvid  # noqa: E402
+from tinyvid.applications import MODELS  # noqa: E402
 from tinyvid.models import load_model  # noqa: E402
 from tinyvid.utils import clear_session  # noqa: E402
 
@@ -299,3 +300,18 @@ def test_compile_configs_carry_the_optimizers_and_schedules_both_ways(tmp_path, 
         assert back_config[key] == pytest.approx(t_config[key]), key
     np.testing.assert_allclose(learning_rates(in_tinyvid.optimizer), learning_rates(t_optimizer),
                                rtol=1e-6)
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_every_application_model_goes_both_ways(tmp_path, name):
+    """tinyvid.applications' video models (shared towers, Conv3D, TimeDistributed, ...)."""
+    model = MODELS[name](3, frame_size=32 if name == "slow_fusion" else 16)
+    model.save(tmp_path / "tinyvid.keras")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        in_keras = keras.models.load_model(tmp_path / "tinyvid.keras")
+    x = data((2,) + tuple(model._input_shape[1:]), 6)
+    np.testing.assert_allclose(predict(in_keras, x), predict(model, x), rtol=1e-4, atol=1e-6)
+    in_keras.save(tmp_path / "keras.keras")
+    back = load_model(tmp_path / "keras.keras")
+    np.testing.assert_allclose(predict(back, x), predict(in_keras, x), rtol=1e-4, atol=1e-6)
