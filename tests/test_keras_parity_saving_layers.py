@@ -315,3 +315,18 @@ def test_every_application_model_goes_both_ways(tmp_path, name):
     in_keras.save(tmp_path / "keras.keras")
     back = load_model(tmp_path / "keras.keras")
     np.testing.assert_allclose(predict(back, x), predict(in_keras, x), rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("family", ["frames_then_time", "sequences"])
+def test_weights_files_go_both_ways(tmp_path, family):
+    build, make_x = FAMILIES[family]
+    mine, theirs = build(tinyvid), build(keras)
+    randomize_statistics(mine)
+    mine.save_weights(tmp_path / "mine.weights.h5")
+    theirs.load_weights(tmp_path / "mine.weights.h5")
+    x = make_x()
+    np.testing.assert_allclose(predict(theirs, x), predict(mine, x), rtol=1e-4, atol=1e-5)
+    other = build(keras)
+    other.save_weights(tmp_path / "theirs.weights.h5")
+    mine.load_weights(tmp_path / "theirs.weights.h5")
+    np.testing.assert_allclose(predict(mine, x), predict(other, x), rtol=1e-4, atol=1e-5)

@@ -205,3 +205,12 @@ def test_a_config_that_does_not_fit_its_class_is_named_with_the_file(tmp_path):
     with pytest.raises(ValueError, match=r"load_model\('.*relabelled.keras'\): the config of Reshape "
                                          r"layer 'dense' does not fit tinyvid's Reshape"):
         load_model(tmp_path / "relabelled.keras")
+
+
+def test_a_video_model_round_trips_through_json():
+    model = video_model()
+    copy = tinyvid.models.model_from_json(model.to_json())
+    assert [type(layer) for layer in copy.layers] == [type(layer) for layer in model.layers]
+    assert copy.layers[2].layer.get_config() == model.layers[2].layer.get_config()
+    assert json.loads(copy.to_json())["config"]["layers"][1:] == json.loads(
+        model.to_json())["config"]["layers"][1:]
