@@ -177,7 +177,7 @@ def _without_mask_ops(layer_configs: list[dict[str, Any]]) -> list[dict[str, Any
         if isinstance(value, dict) and value.get("class_name") == "__keras_tensor__":
             return [value["config"]["keras_history"][0]]
         if isinstance(value, list):
-            return [name for item in value for name in sources(item)]
+            return [source for item in value for source in sources(item)]
         return []
 
     for layer in layer_configs:
