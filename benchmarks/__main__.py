@@ -35,7 +35,13 @@ from benchmarks import (
     bench_train,
     bench_video,
 )
-from benchmarks.common import format_table, machine_info, print_machine_info, torch_installed
+from benchmarks.common import (
+    format_table,
+    machine_info,
+    print_machine_info,
+    torch_installed,
+    tune_as_training_does,
+)
 
 SECTIONS = {"kernels": bench_kernels, "train": bench_train, "video": bench_video,
             "jit": bench_jit, "memory": bench_memory, "conv3d": bench_conv3d, "rnn": bench_rnn,
@@ -87,6 +93,7 @@ def main(argv=None):
     args = parse_args(argv)
     started = time.perf_counter()
     command = "python -m benchmarks " + " ".join(sys.argv[1:] if argv is None else argv)
+    tune_as_training_does()  # before anything runs a parallel kernel (machine_info does)
     info = machine_info()
     print(f"tinyvid benchmarks: {command.strip()}")
     print_machine_info(info)

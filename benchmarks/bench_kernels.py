@@ -5,8 +5,9 @@ limit) and PyTorch (when it imports) in alternating blocks (common.blocked_media
 the figures in a row are taken within one run even on a shared, noisy machine.
     /sgemm      = tinyvid GFLOP/s / sgemm GFLOP/s           (1.0 = as fast as a big sgemm)
     vs torch    = PyTorch's time / tinyvid's time           (1.0 = as fast as PyTorch)
-PyTorch runs in this process here, so it shares tinyvid's process-wide malloc setting
-(kernels/memory.py), which helps it too; the training step (bench_train.py) runs it apart.
+The rows are taken after `tune_for_training()`, as `fit` runs the kernels; PyTorch runs in this
+process here, so it shares tinyvid's process-wide malloc setting (kernels/memory.py), which helps
+it too; the training step (bench_train.py) runs it apart.
 FLOPs: 2*N*OH*OW*KH*KW*Cin*Cout per conv pass (forward, dx, dw); fwd+bwd is 3 passes, or 2 when
 the input needs no gradient (a model's first layer). Dense: 2*rows*in*out per pass.
 
@@ -26,6 +27,7 @@ from tinyvid.kernels import (
     dense_forward,
     max_pool2d_backward,
     max_pool2d_forward,
+    tune_for_training,
 )
 
 SGEMM_N = 2048
@@ -216,7 +218,11 @@ def bench_dense(backward=True, quick=False, x_shape=DENSE[0], w_shape=DENSE[1]):
 
 
 def run(quick=False):
-    """Every row of the kernels table; `quick` keeps the model's layers and drops the rest."""
+    """Every row of the kernels table; `quick` keeps the model's layers and drops the rest.
+
+    The kernels are timed as training runs them, after `tune_for_training()` (kernels/process.py).
+    """
+    tune_for_training()
     rows = [
         bench_sgemm(quick),
         bench_conv2d(*CONV2, backward=False, quick=quick, name="conv2 32->64 fwd"),

@@ -7,9 +7,11 @@ are timed in alternating blocks in one run (common.blocked_median_times: an unti
 timed ones, of one library, then of the other, and again), so drift on a shared machine hits
 both alike. The ratio is tinyvid's frames per second over PyTorch's (1.0 = as fast).
 
-PyTorch runs in a child process of its own (common.ChildProcessFunction), as its users run it:
-in this process it would share tinyvid's process-wide settings, and one of them, glibc's malloc
-keeping freed memory (kernels/memory.py), makes PyTorch's step faster too. The full run adds a
+The step is timed as `fit` runs it: after `tinyvid.kernels.tune_for_training()` has set
+numba's threading layer and glibc's malloc keeping freed memory (kernels/process.py), which
+importing tinyvid does not do. PyTorch runs in a child process of its own
+(common.ChildProcessFunction), as its users run it: in this process it would share those
+process-wide settings, and the malloc one makes PyTorch's step faster too. The full run adds a
 row with PyTorch in this process, to show by how much.
 
 Run it:  python -m benchmarks.bench_train [--quick]       (or python -m benchmarks)
@@ -24,6 +26,7 @@ from benchmarks.common import (
     standalone_main,
     torch_installed,
 )
+from tinyvid.kernels import tune_for_training
 
 BATCH, FRAME, CLASSES = 32, 64, 10
 
@@ -77,6 +80,7 @@ def run(quick=False):
     Returns one row (PyTorch in its own process), and in the full run a second one with PyTorch
     in this process; the tinyvid figures of both rows are the same measurement.
     """
+    tune_for_training()  # as fit does: importing tinyvid no longer changes the process
     steps = {"tinyvid": tinyvid_step()}
     child = None
     if torch_installed():

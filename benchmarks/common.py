@@ -128,6 +128,18 @@ def _cpu_model():
     return platform.processor() or platform.machine()
 
 
+def tune_as_training_does():
+    """Apply `tinyvid.kernels.tune_for_training()`, as `fit` does when training starts.
+
+    Importing tinyvid changes nothing process-wide, so the suite asks for the training settings
+    itself, first: numba fixes its threading layer when the first parallel kernel runs, and
+    machine_info() runs one to report the layer.
+    """
+    from tinyvid.kernels import tune_for_training
+
+    return tune_for_training()
+
+
 def numba_threading_layer():
     """The threading layer numba's parallel loops really run on ('workqueue', 'omp', 'tbb').
 
@@ -203,6 +215,7 @@ def standalone_main(module, argv=None):
     parser = argparse.ArgumentParser(description=module.__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repetitions (a smoke run)")
     args = parser.parse_args(argv)
+    tune_as_training_does()
     print_machine_info(machine_info())
     print()
     print(format_table(module.run(quick=args.quick), module.COLUMNS))

@@ -1,6 +1,6 @@
 """Numba kernels: plain-Python loops with jitted aliases (installed as tinyvid.kernels).
 
-Kernels take and return NumPy arrays, never Tensors; tinyvid/nn_ops.py wraps them as
+Kernels take and return NumPy arrays, never Tensors; tinyvid/nn/ wraps them as
 differentiable Functions. Layout is channels-last, as in Keras: activations
 `(batch, height, width, channels)`, conv kernels `(kh, kw, c_in, c_out)`, dense kernels `(in, out)`.
 
@@ -49,14 +49,12 @@ from .pool import (
     max_pool2d_forward,
 )
 from .conv import col2im, conv2d_backward, conv2d_forward, im2col
-from .process import set_training_tuning as set_training_tuning
-from .process import training_tuning_enabled as training_tuning_enabled
-from .process import tune_for_training as tune_for_training
+from .process import set_training_tuning, training_tuning_enabled, tune_for_training
 
 __all__ = [
     "Geometry", "window_geometry", "conv_geometry", "pool_geometry",
     "dense_forward", "dense_backward",
     "max_pool2d_forward", "max_pool2d_backward", "avg_pool2d_forward", "avg_pool2d_backward",
     "im2col", "col2im", "conv2d_forward", "conv2d_backward",
+    "tune_for_training", "set_training_tuning", "training_tuning_enabled",
 ]
-

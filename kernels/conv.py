@@ -27,45 +27,32 @@ BLAS does all the multiply-adds; the Numba loops only move memory (im2col, col2i
 is split into one share of images per core (kernels/cores.py): each core runs im2col, the
 products and col2im of its own images, in its own thread, with BLAS single-threaded.
 
-Why this way, measured on the 2-core machine (float32, x (32, 62, 62, 32), w (3, 3, 32, 64),
-forward + backward; benchmarks/bench_kernels.py prints these rows):
-  * Chunks of images. The column matrix of the whole batch is 132 MB; built at once it streams
-    through DRAM twice (written, then read by BLAS): 81-312 ms. Built one image at a time (4 MB,
-    it stays in cache): 63-68 ms, 186-202 GFLOP/s, 0.72-0.74 of the same run's 2048^2 sgemm
-    (PyTorch's conv: 50-54 ms on a quiet machine). Chunks of 2 images did about as well as 1
-    (0.61-0.74 against 0.61-0.73 over runs, worse in a direct A/B: 0.65 against 0.73); 4 and 8
-    were slower (0.59-0.67, 0.39-0.58). So a chunk holds as many images as fit in CHUNK_BYTES
-    of columns, at least one. With a share of images per core (below), measured again: chunks
-    of 1 and 2 images 0.85 of sgemm (56 ms, 229 GFLOP/s), 4 images 0.76, 8 images 0.63,
-    keeping the whole batch's columns 0.78. Each product then runs at one core's sgemm peak
-    (~1.03 ms per image and product, ~130 GFLOP/s), which is the limit left with OpenBLAS's
-    Haswell kernels (OPENBLAS_CORETYPE); half an image per chunk (1-2 MB) was no faster.
-  * Recompute the columns in backward rather than keep them from forward, for big layers:
-    recomputing costs ~0.1 ms per image, in cache. For small ones (the model's first conv, 13 MB
-    of columns) keeping them is faster; `keep_cols=True` does that, and tinyvid.nn_ops.Conv2D
-    decides by size (KEEP_COLS_BYTES).
+Why this way (docs/performance.md has the measurements and what was tried and dropped):
+  * Chunks of images: a chunk's columns (CHUNK_BYTES) stay in cache while BLAS reads them; the
+    whole batch's columns would stream through memory twice.
+  * The columns are recomputed in backward for big layers and kept from forward for small ones
+    (`keep_cols=True`; tinyvid.nn.conv.Conv2D decides by size, KEEP_COLS_BYTES).
   * One buffer for cols and dcols in backward: dw reads cols, then dcols overwrites it.
   * col2im is a gather over rows of dx (each row (n, ih) of dx is written by one loop turn),
     so it could run in parallel without a race or an atomic add.
   * numba's `np.dot` inside njit needs SciPy; BLAS is called from Python through numpy instead,
     between the jitted loops.
-  * One core's share of the images per thread, rather than numba's prange for the loops and
-    OpenBLAS's threads for the products: these took turns on the 2 cores at every chunk, and
-    OpenBLAS's threads wait for each other by spinning, which stalls when another program
-    takes a core. Measured on the document's model's training step, 148-161 ms -> 129-134 ms
-    on a quiet machine (kernels/cores.py has the loaded-machine figures).
+  * One core's share of the images per thread (kernels/cores.py), rather than numba's prange
+    for the loops and OpenBLAS's threads for the products, which would take turns on the cores
+    at every chunk and stall while waiting for each other when another program takes a core.
   * fastmath stays off, so float64 gradient checks see exact IEEE arithmetic.
-  * Tried and dropped: im2col over the kernel's width only (K = kw*c_in = 96) with kh
-    accumulated matrix products, no faster in forward; flat 1-D indexing inside the loops, 2.5x
-    slower under numba. Direct convolution loops were not pursued: to approach BLAS they need
-    register blocking that would bury the loop nest a learner is meant to read.
 """
+
+from typing import Any
 
 import numpy as np
 from numba import njit
 
 from .cores import bounds, num_parts, run_parts
 from .geometry import conv_geometry, float_arrays
+
+IntOrPair = int | tuple[int, int]  # strides, dilation: one int for both axes, or (height, width)
+ThreeGrads = tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]  # dx, dw, db
 
 CHUNK_BYTES = 4 * 1024 * 1024
 """Target size of the column buffer; a chunk is as many images as fit, at least one."""
@@ -180,8 +167,10 @@ def _chunk_images(chunk, rows_per_image, k, itemsize):
     return max(1, CHUNK_BYTES // (rows_per_image * k * itemsize))
 
 
-def conv2d_forward(x, w, b=None, strides=1, padding="valid", dilation_rate=1, *,
-                   keep_cols=False, chunk=None, jit=True):
+def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None,
+                   strides: IntOrPair = 1, padding: str = "valid", dilation_rate: IntOrPair = 1,
+                   *, keep_cols: bool = False, chunk: int | None = None,
+                   jit: bool = True) -> Any:
     """y = conv2d(x, w) + b, as im2col + BLAS, one chunk of images at a time, a share per core.
 
     Loop nest:
@@ -236,8 +225,11 @@ def conv2d_forward(x, w, b=None, strides=1, padding="valid", dilation_rate=1, *,
     return (y, all_cols) if keep_cols else y
 
 
-def conv2d_backward(dy, x, w, strides=1, padding="valid", dilation_rate=1, *, need_dx=True,
-                    need_dw=True, need_db=True, cols=None, chunk=None, jit=True):
+def conv2d_backward(dy: np.ndarray, x: np.ndarray, w: np.ndarray, strides: IntOrPair = 1,
+                    padding: str = "valid", dilation_rate: IntOrPair = 1, *,
+                    need_dx: bool = True, need_dw: bool = True, need_db: bool = True,
+                    cols: np.ndarray | None = None, chunk: int | None = None,
+                    jit: bool = True) -> ThreeGrads:
     """Gradients of conv2d: dx, dw, db from dy, one chunk of images at a time, a share per core.
 
     Loop nest:
@@ -252,8 +244,8 @@ def conv2d_backward(dy, x, w, strides=1, padding="valid", dilation_rate=1, *, ne
         dw, db = the sums of the shares' dw, db
 
     dw and db are summed over chunks in float64, then cast to x's dtype. db is a product with a
-    vector of ones rather than `dy.sum(axis=0, dtype=np.float64)`: in cache, on the share's
-    core, and measured 0.6 ms against 4.4 ms for the second conv's dy (115200 x 64).
+    vector of ones (BLAS, in cache, on the share's core) rather than one
+    `dy.sum(axis=0, dtype=np.float64)` over the whole batch, which is slower.
 
     Args:
         dy: `(batch, out_h, out_w, c_out)`, the gradient of the loss with respect to y.

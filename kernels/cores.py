@@ -10,27 +10,21 @@ BLAS, and the Numba loops are compiled with `nogil=True`.
         ... im2col, matrix product, ...       # one core's share, start to finish
     run_parts(work, parts)                    # part 0 here, parts 1.. in pool threads
 
-Why not let BLAS spread each product over the cores, as numpy does by default? Measured on the
-2-core machine, the document's model (benchmarks/bench_train.py, batch 32):
-  * OpenBLAS splits each product between its threads, which then wait for each other by
-    spinning, many times per product. When another program takes a core, the waits stall:
-    the dense layer's `x @ w`, (32, 230400) @ (230400, 64), took 6 ms on a quiet machine, and
-    up to 8.6 s per call with 4 busy programs beside it, 14.9 s with 8 (8 and 12 calls of 20
-    over 100 ms). Split by us, each thread finishes its own share whatever the other does:
-    22 and 42 ms at worst under the same loads.
-  * Even on a quiet machine a whole training step got faster, 148-161 ms -> 129-134 ms: no
-    hand-over between Numba's threads and BLAS's at every chunk, and each core keeps its own
-    images in its own cache.
+Why not let BLAS spread each product over the cores, as numpy does by default? OpenBLAS splits
+each product between its threads, which then wait for each other by spinning, many times per
+product; when another program takes a core, the waits stall the whole step. Split by us, each
+thread finishes its own share whatever the other does, there is no hand-over between Numba's
+threads and BLAS's at every chunk, and each core keeps its own images in its own cache.
 
 One thing can still slow the shares down: BLAS threads of your own. After a product numpy ran on
-several threads (your own `a @ b` on big arrays), OpenBLAS's idle threads spin for 50-100 ms
-before they sleep, taking cores from the shares (conv2d forward right after a 2048^2 product:
-40 ms instead of 22 ms). tinyvid's own products never wake them: big ones run here on one thread.
+several threads (your own `a @ b` on big arrays), OpenBLAS's idle threads spin for a while before
+they sleep, taking cores from the shares. tinyvid's own products never wake them: big ones run
+here on one thread. docs/performance.md has the measurements behind all of this.
 
-Small work stays in the calling thread as one part (a hand-over to a thread costs ~50 us), and
-so does everything when the kernels run as plain Python (`jit=False` or NUMBA_DISABLE_JIT=1):
-the same parts, one after the other, so a debugger steps through them and the numbers are the
-same. The parts never depend on the number of threads, only on `NUM_CORES`.
+Small work stays in the calling thread as one part (a hand-over to a thread costs more than it
+saves), and so does everything when the kernels run as plain Python (`jit=False` or
+NUMBA_DISABLE_JIT=1): the same parts, one after the other, so a debugger steps through them and
+the numbers are the same. The parts never depend on the number of threads, only on `NUM_CORES`.
 """
 
 import contextlib
@@ -38,18 +32,19 @@ import multiprocessing
 import multiprocessing.context
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, TypeVar
 
 import numba
 
-NUM_CORES = numba.config.NUMBA_NUM_THREADS
+NUM_CORES: int = numba.config.NUMBA_NUM_THREADS  # type: ignore[attr-defined]
 """How many parts big work is split into: numba's thread count (NUMBA_NUM_THREADS, by default the
 number of CPUs)."""
 
 MIN_PART_FLOPS = 20_000_000
-"""Work of fewer floating-point operations than this per part is not split (~0.1 ms of BLAS)."""
+"""Work of fewer floating-point operations than this per part is not split: handing it to a
+thread would cost about as much as it saves."""
 
 PARALLEL_LAUNCH = threading.Lock()
 """Held while a `parallel=True` kernel (pooling, Adam) runs. Numba's workqueue threading layer,
@@ -58,25 +53,27 @@ launch parallel kernels at once (say, two models predicting in a web server's th
 this lock the second launch waits for the first instead. The kernels that run_parts spreads over
 threads (im2col, col2im) are serial `nogil` loops and need no lock."""
 
-_pool = None
-_pool_pid = None
-_blas = None
+T = TypeVar("T")
+
+_pool: ThreadPoolExecutor | None = None
+_pool_pid: int | None = None
+_blas: Any = None
 _blas_lock = threading.Lock()  # guards the three names below
 _blas_users = 0  # threads inside run_parts with BLAS limited to one thread
 _blas_limiter: Any = None  # threadpoolctl's record of the limits to restore, while users > 0
 
 
-def num_parts(flops, items):
+def num_parts(flops: int, items: int) -> int:
     """How many parts to split `items` (images, rows) worth `flops` in all into: 1 .. NUM_CORES."""
     return int(max(1, min(NUM_CORES, items, flops // MIN_PART_FLOPS)))
 
 
-def bounds(n, parts):
+def bounds(n: int, parts: int) -> list[tuple[int, int]]:
     """`parts` contiguous ranges (lo, hi) covering range(n), as equal as can be."""
     return [(n * p // parts, n * (p + 1) // parts) for p in range(parts)]
 
 
-def run_parts(work, parts, jit=True):
+def run_parts(work: Callable[[int], T], parts: int, jit: bool = True) -> list[T]:
     """Call `work(p)` for p in range(parts) and return the results in order.
 
     Side by side, one thread per part with BLAS single-threaded, when jit and parts > 1 (and
@@ -143,7 +140,7 @@ def _thread_pool():
     return _pool
 
 
-def _blas_controller():
+def _blas_controller() -> Any:
     """threadpoolctl's handle on the BLAS numpy loaded, or None if there is none it can set."""
     global _blas
     with _blas_lock:

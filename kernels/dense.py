@@ -18,8 +18,8 @@ Big products are split along the `in` axis into one share per core (kernels/core
 single-threaded BLAS call in its own thread: forward adds the shares' partial products, and
 backward gives each share its own rows of dw and columns of dx. For the document's model's
 (32, 230400) @ (230400, 64) this is what keeps a loaded machine from stalling it: OpenBLAS's own
-threads took up to 8.6 s for that one product with 4 busy programs beside it (6 ms quiet);
-split this way, 22 ms at worst under the same load (kernels/cores.py has the figures).
+threads wait for each other by spinning, and stall when another program takes a core
+(docs/performance.md has the figures).
 
     y  = x[:, :half] @ w[:half] + x[:, half:] @ w[half:] + b        (two cores: two shares)
     dw[:half] = x[:, :half].T @ dy           dx[:, :half] = dy @ w[:half].T     (and so on)
@@ -31,7 +31,7 @@ from .cores import bounds, num_parts, run_parts
 from .geometry import float_arrays
 
 
-def dense_forward(x, w, b=None):
+def dense_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
     """y = x @ w + b.
 
     Args:
@@ -55,7 +55,9 @@ def dense_forward(x, w, b=None):
     return y.reshape(x.shape[:-1] + (w.shape[1],))
 
 
-def dense_backward(dy, x, w, *, need_dx=True, need_dw=True, need_db=True):
+def dense_backward(dy: np.ndarray, x: np.ndarray, w: np.ndarray, *, need_dx: bool = True,
+                   need_dw: bool = True, need_db: bool = True
+                   ) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
     """Gradients of y = x @ w + b.
 
     Args:
@@ -71,7 +73,8 @@ def dense_backward(dy, x, w, *, need_dx=True, need_dw=True, need_db=True):
     dy2 = dy.reshape(-1, w.shape[1])
     dx = np.empty_like(x2) if need_dx else None
     dw = np.empty_like(w) if need_dw else None
-    shares = _shares(x2.shape[0], *w.shape, passes=int(need_dx) + int(need_dw))
+    n_in, n_out = w.shape
+    shares = _shares(x2.shape[0], n_in, n_out, passes=int(need_dx) + int(need_dw))
 
     def share(p):  # rows lo .. hi-1 of w and dw, columns lo .. hi-1 of x and dx
         part = slice(*shares[p])
@@ -85,6 +88,6 @@ def dense_backward(dy, x, w, *, need_dx=True, need_dw=True, need_db=True):
     return (None if dx is None else dx.reshape(x.shape)), dw, db
 
 
-def _shares(rows, n_in, n_out, passes=1):
+def _shares(rows: int, n_in: int, n_out: int, passes: int = 1) -> list[tuple[int, int]]:
     """One (lo, hi) range of the `in` axis per core, or a single one for small products."""
     return bounds(n_in, num_parts(passes * 2 * rows * n_in * n_out, n_in))

@@ -75,7 +75,7 @@ class Geometry(NamedTuple):
 
 def pair(value: int | Sequence[int]) -> tuple[int, int]:
     """`v` -> `(v, v)`; a pair stays a pair. No checks: see `normalize_tuple` for those."""
-    if isinstance(value, numbers.Integral):
+    if isinstance(value, (int, np.integer)):
         return (int(value), int(value))
     first, second = value
     return (int(first), int(second))

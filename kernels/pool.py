@@ -25,11 +25,15 @@ written once). Backward kernels add into dx, and windows overlap when strides < 
 each parallel iteration owns one whole image.
 """
 
+from collections.abc import Sequence
+
 import numpy as np
 from numba import njit, prange
 
 from .cores import PARALLEL_LAUNCH
 from .geometry import float_arrays, pool_geometry
+
+IntOrPair = int | tuple[int, int]  # a window size or strides: one int for both axes, or a pair
 
 
 def _max_pool2d_loops(x, out_h, out_w, ph, pw, sh, sw, pad_top, pad_left, y, argmax):
@@ -200,7 +204,8 @@ def _avg_pool2d_backward_loops(dy, out_h, out_w, ph, pw, sh, sw, pad_top, pad_le
 avg_pool2d_backward_loops = njit(parallel=True, cache=True)(_avg_pool2d_backward_loops)
 
 
-def max_pool2d_forward(x, pool_size=2, strides=None, padding="valid", *, jit=True):
+def max_pool2d_forward(x: np.ndarray, pool_size: IntOrPair = 2, strides: IntOrPair | None = None,
+                       padding: str = "valid", *, jit: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Max pooling: y and the argmax that `max_pool2d_backward` needs.
 
     Args:
@@ -225,7 +230,8 @@ def max_pool2d_forward(x, pool_size=2, strides=None, padding="valid", *, jit=Tru
     return y, argmax
 
 
-def max_pool2d_backward(dy, argmax, x_shape, *, jit=True):
+def max_pool2d_backward(dy: np.ndarray, argmax: np.ndarray, x_shape: Sequence[int], *,
+                        jit: bool = True) -> np.ndarray:
     """dx of max pooling from dy and the forward pass's argmax.
 
     Args:
@@ -245,7 +251,8 @@ def max_pool2d_backward(dy, argmax, x_shape, *, jit=True):
     return dx
 
 
-def avg_pool2d_forward(x, pool_size=2, strides=None, padding="valid", *, jit=True):
+def avg_pool2d_forward(x: np.ndarray, pool_size: IntOrPair = 2, strides: IntOrPair | None = None,
+                       padding: str = "valid", *, jit: bool = True) -> np.ndarray:
     """Average pooling (over the real pixels of each window).
 
     Args:
@@ -265,7 +272,9 @@ def avg_pool2d_forward(x, pool_size=2, strides=None, padding="valid", *, jit=Tru
         return kernel(x, g.out_h, g.out_w, g.kh, g.kw, g.sh, g.sw, g.pad_top, g.pad_left, y)
 
 
-def avg_pool2d_backward(dy, x_shape, pool_size=2, strides=None, padding="valid", *, jit=True):
+def avg_pool2d_backward(dy: np.ndarray, x_shape: Sequence[int], pool_size: IntOrPair = 2,
+                        strides: IntOrPair | None = None, padding: str = "valid", *,
+                        jit: bool = True) -> np.ndarray:
     """dx of average pooling.
 
     Args:

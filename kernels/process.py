@@ -61,7 +61,8 @@ def tune_for_training() -> dict[str, str]:
         applied["threading_layer"] = f"yours: {chosen}"
     else:
         os.environ["NUMBA_THREADING_LAYER"] = "workqueue"  # numba re-reads it on each compile
-        numba.config.THREADING_LAYER = "workqueue"  # and a cached kernel's first launch reads this
+        # and a cached kernel's first launch reads this (numba.config is filled in at run time)
+        numba.config.THREADING_LAYER = "workqueue"  # type: ignore[attr-defined]
         applied["threading_layer"] = "workqueue"
     kept = keep_freed_memory()
     applied["malloc"] = "keeps freed memory" if kept else "defaults (not glibc, or opted out)"

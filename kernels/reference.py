@@ -6,9 +6,13 @@ x `(batch, height, width, channels)`, conv kernel `(kh, kw, c_in, c_out)`, dense
 Padding follows Keras (geometry.py); these functions trust their arguments.
 """
 
+from typing import Any
+
 import numpy as np
 
 from .geometry import normalize_pair, triple, volume_geometry, window_geometry
+
+Array = np.ndarray
 
 
 def _pad(x, g, value):
@@ -30,7 +34,8 @@ def _conv_geometry(x, w, strides, padding, dilation_rate):
                            normalize_pair(dilation_rate, "dilation_rate"))
 
 
-def conv2d_reference(x, w, b=None, strides=1, padding="valid", dilation_rate=1):
+def conv2d_reference(x: Array, w: Array, b: Array | None = None, strides: Any = 1,
+                     padding: str = "valid", dilation_rate: Any = 1) -> Array:
     """y[n, oh, ow, o] = sum over (i, j, c) of window[n, i, j, c] * w[i, j, c, o] + b[o]."""
     g = _conv_geometry(x, w, strides, padding, dilation_rate)
     xp = _pad(x, g, 0)
@@ -44,7 +49,9 @@ def conv2d_reference(x, w, b=None, strides=1, padding="valid", dilation_rate=1):
     return y
 
 
-def conv2d_backward_reference(dy, x, w, strides=1, padding="valid", dilation_rate=1):
+def conv2d_backward_reference(dy: Array, x: Array, w: Array, strides: Any = 1,
+                              padding: str = "valid", dilation_rate: Any = 1
+                              ) -> tuple[Array, Array, Array]:
     """dx, dw, db of conv2d: each output pixel sends dy back through the window it read."""
     g = _conv_geometry(x, w, strides, padding, dilation_rate)
     xp = _pad(x, g, 0)
@@ -65,7 +72,8 @@ def _pool_geometry(x, pool_size, strides, padding):
     return window_geometry(x.shape[1], x.shape[2], pool, strides, padding)
 
 
-def max_pool2d_reference(x, pool_size=2, strides=None, padding="valid"):
+def max_pool2d_reference(x: Array, pool_size: Any = 2, strides: Any = None,
+                         padding: str = "valid") -> Array:
     """y[n, oh, ow, c] = max of the window, padding counting as -inf."""
     g = _pool_geometry(x, pool_size, strides, padding)
     xp = _pad(x, g, -np.inf)
@@ -77,7 +85,8 @@ def max_pool2d_reference(x, pool_size=2, strides=None, padding="valid"):
     return y
 
 
-def max_pool2d_backward_reference(dy, x, pool_size=2, strides=None, padding="valid"):
+def max_pool2d_backward_reference(dy: Array, x: Array, pool_size: Any = 2, strides: Any = None,
+                                  padding: str = "valid") -> Array:
     """dx: each window's dy goes to its first maximum in row-major order (as TF and PyTorch)."""
     g = _pool_geometry(x, pool_size, strides, padding)
     xp = _pad(x, g, -np.inf)
@@ -95,7 +104,8 @@ def max_pool2d_backward_reference(dy, x, pool_size=2, strides=None, padding="val
     return dxp[:, g.pad_top:g.pad_top + x.shape[1], g.pad_left:g.pad_left + x.shape[2], :]
 
 
-def avg_pool2d_reference(x, pool_size=2, strides=None, padding="valid"):
+def avg_pool2d_reference(x: Array, pool_size: Any = 2, strides: Any = None,
+                         padding: str = "valid") -> Array:
     """y[n, oh, ow, c] = mean of the window over the real (not padded) pixels, as Keras."""
     g = _pool_geometry(x, pool_size, strides, padding)
     xp = _pad(x, g, 0)
@@ -108,7 +118,8 @@ def avg_pool2d_reference(x, pool_size=2, strides=None, padding="valid"):
     return y
 
 
-def avg_pool2d_backward_reference(dy, x, pool_size=2, strides=None, padding="valid"):
+def avg_pool2d_backward_reference(dy: Array, x: Array, pool_size: Any = 2, strides: Any = None,
+                                  padding: str = "valid") -> Array:
     """dx: each window's dy, divided by its count of real pixels, goes to each of them."""
     g = _pool_geometry(x, pool_size, strides, padding)
     real = _pad(np.ones((1,) + x.shape[1:3] + (1,), dtype=x.dtype), g, 0)
@@ -121,13 +132,13 @@ def avg_pool2d_backward_reference(dy, x, pool_size=2, strides=None, padding="val
     return dxp[:, g.pad_top:g.pad_top + x.shape[1], g.pad_left:g.pad_left + x.shape[2], :]
 
 
-def dense_reference(x, w, b=None):
+def dense_reference(x: Array, w: Array, b: Array | None = None) -> Array:
     """y[..., o] = sum over i of x[..., i] * w[i, o] + b[o]."""
     y = np.einsum("...i,io->...o", x, w)
     return y if b is None else y + b
 
 
-def dense_backward_reference(dy, x, w):
+def dense_backward_reference(dy: Array, x: Array, w: Array) -> tuple[Array, Array, Array]:
     """dx = dy w^T, dw = sum over leading axes of x^T dy, db = sum over leading axes of dy."""
     dx = np.einsum("...o,io->...i", dy, w)
     x2, dy2 = x.reshape(-1, x.shape[-1]), dy.reshape(-1, dy.shape[-1])  # leading axes -> rows
@@ -241,3 +252,37 @@ def avg_pool3d_backward_reference(dy, x, pool_size=2, strides=None, padding="val
         mask = real[index]
         dxp[index] += dy[:, ot:ot + 1, oh:oh + 1, ow:ow + 1, :] * mask / mask.sum()
     return _unpad3d(dxp, g, x.shape)
+
+
+def adam_update_reference(theta: Array, g: Array, m: Array, v: Array, one_minus_beta_1: float,
+                          one_minus_beta_2: float, alpha_t: float,
+                          epsilon: float) -> tuple[Array, Array, Array]:
+    """One Adam step as whole-array NumPy expressions; returns the new (theta, m, v).
+
+    m <- m + (1 - beta_1) (g - m),   v <- v + (1 - beta_2) (g^2 - v),
+    theta <- theta - alpha_t m / (sqrt(v) + epsilon)
+    """
+    m = m + one_minus_beta_1 * (g - m)
+    v = v + one_minus_beta_2 * (g * g - v)
+    return theta - alpha_t * m / (np.sqrt(v) + epsilon), m, v
+
+
+def rmsprop_update_reference(theta: Array, g: Array, v: Array, m: Array, a: Array, rho: float,
+                             momentum: float, epsilon: float, alpha: float, use_momentum: bool,
+                             centered: bool) -> tuple[Array, Array, Array, Array]:
+    """One RMSprop step as whole-array NumPy expressions; returns the new (theta, v, m, a).
+
+    v <- rho v + (1 - rho) g^2,   a <- rho a + (1 - rho) g (centered; then v - a^2 below)
+    step = alpha g / sqrt(v (- a^2) + epsilon);   m <- momentum m + step, theta <- theta - m
+    (without momentum theta <- theta - step)
+    """
+    v = rho * v + (1 - rho) * g * g
+    denominator = v + epsilon
+    if centered:
+        a = rho * a + (1 - rho) * g
+        denominator = v - a * a + epsilon
+    step = alpha * g / np.sqrt(denominator)
+    if use_momentum:
+        m = momentum * m + step
+        return theta - m, v, m, a
+    return theta - step, v, m, a

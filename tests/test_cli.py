@@ -235,3 +235,12 @@ def test_item_20_predict_refuses_new_weights_beside_an_old_model_json(tiny_tree,
     capsys.readouterr()
     assert main(["predict", str(out / "model.weights.npz"), str(video)]) == 2
     assert "these are not the weights" in capsys.readouterr().err
+
+
+def test_train_takes_workers_and_a_cache_bound():
+    from tinyvid.cli import _byte_count, _parser
+
+    args = _parser().parse_args(["train", "videos", "--workers", "0", "--cache-max-bytes", "2G"])
+    assert args.workers == 0 and args.cache_max_bytes == 2 * 1024**3
+    assert _parser().parse_args(["train", "videos"]).workers == 2  # decoding ahead by default
+    assert [_byte_count(t) for t in ("500M", "64k", "1000")] == [500 * 1024**2, 65536, 1000]

@@ -63,7 +63,7 @@ def build_model(num_classes, frame_size):
 
 
 def train_on_folder(root, out, frames=8, size=64, epochs=10, batch_size=32, learning_rate=0.001,
-                    seed=0, verbose=1, workers=1, cache_max_bytes=None):
+                    seed=0, verbose=1, workers=2, cache_max_bytes=None):
     """Train the document's model on a class-per-folder video tree; save and report the results.
 
     workers: processes decoding the videos of the next batches while the model trains (0: the
@@ -356,7 +356,7 @@ def _parser():
     train.add_argument("--learning-rate", type=float, default=0.001, help="Adam's learning rate (default: %(default)s)")
     train.add_argument("--seed", type=int, default=0, help="seed for the split, weights and shuffling (default: %(default)s)")
     train.add_argument("--out", default="tinyvid-out", help="folder for weights, history and plot (default: %(default)s)")
-    train.add_argument("--workers", type=int, default=1, help="processes decoding videos ahead of training; 0 decodes in the training loop (default: %(default)s)")
+    train.add_argument("--workers", type=int, default=2, help="processes decoding videos ahead of training; 0 decodes in the training loop (default: %(default)s)")
     train.add_argument("--cache-max-bytes", type=_byte_count, default=None, help="bound on the frame cache in --out, e.g. 500M or 2G (default: no bound)")
 
     cache = commands.add_parser(

@@ -1,20 +1,22 @@
 """Small helpers with Keras's names: reproducible runs, one-hot labels, fresh layer names."""
 
 import random
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 
 from tinyvid.layers.base import reset_names
 from tinyvid.training import rng
 
 
-def set_random_seed(seed):
+def set_random_seed(seed: int) -> None:
     """Make runs reproducible: two runs after the same `set_random_seed(seed)` start from the same
     weights, drop the same units and shuffle the data the same way.
 
-    Seeds tinyvid's shared generator (weight initialisers, dropout, shuffling; see tinyvid/rng.py)
-    and, as Keras does, Python's `random` and NumPy's global generator (`np.random.seed`), for
-    any code of yours that uses them.
+    Seeds tinyvid's shared generator (weight initialisers, dropout, shuffling; see
+    tinyvid/training/rng.py) and, as Keras does, Python's `random` and NumPy's global generator
+    (`np.random.seed`), for any code of yours that uses them.
     """
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
         raise ValueError(f"Expected `seed` argument to be an integer. "
@@ -24,7 +26,8 @@ def set_random_seed(seed):
     rng.seed(int(seed))
 
 
-def to_categorical(y, num_classes=None, dtype="float32"):
+def to_categorical(y: ArrayLike, num_classes: int | None = None,
+                   dtype: DTypeLike = "float32") -> np.ndarray:
     """One-hot encode integer class labels: `to_categorical([2, 0], 3)` is `[[0, 0, 1], [1, 0, 0]]`.
 
     Args:
@@ -35,22 +38,22 @@ def to_categorical(y, num_classes=None, dtype="float32"):
     Returns:
         An array `(n, num_classes)`.
     """
-    y = np.asarray(y)
-    if y.dtype.kind == "f" and np.any(y != np.round(y)):
+    labels: Any = np.asarray(y)
+    if labels.dtype.kind == "f" and np.any(labels != np.round(labels)):
         raise ValueError("to_categorical: labels must be integers (class indices)")
-    y = y.astype(np.int64)
-    shape = y.shape[:-1] if y.ndim > 1 and y.shape[-1] == 1 else y.shape
-    y = y.reshape(-1)
+    labels = labels.astype(np.int64)
+    shape = labels.shape[:-1] if labels.ndim > 1 and labels.shape[-1] == 1 else labels.shape
+    labels = labels.reshape(-1)
     if num_classes is None:
-        num_classes = int(y.max()) + 1 if y.size else 0
-    if y.size and (y.min() < 0 or y.max() >= num_classes):
+        num_classes = int(labels.max()) + 1 if labels.size else 0
+    if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
         raise ValueError(f"to_categorical: labels must lie in [0, {num_classes}), "
-                         f"received values from {y.min()} to {y.max()}")
-    one_hot = np.zeros((y.size, num_classes), dtype=dtype)
-    one_hot[np.arange(y.size), y] = 1
+                         f"received values from {labels.min()} to {labels.max()}")
+    one_hot = np.zeros((labels.size, num_classes), dtype=dtype)
+    one_hot[np.arange(labels.size), labels] = 1
     return one_hot.reshape(shape + (num_classes,))
 
 
-def clear_session():
+def clear_session() -> None:
     """Restart automatic layer names, so the next Dense is 'dense' again (Keras's clear_session)."""
     reset_names()

@@ -2,7 +2,7 @@
 
 docs/tutorial.md runs this script under the debugger, from the repository's root folder:
 
-    python -m pdb -c "import tinyvid.nn_ops" -c "b tinyvid.nn_ops.Conv2D.backward" -c c docs/examples/conv_backward.py
+    python -m pdb -c "import tinyvid.nn.conv" -c "b tinyvid.nn.conv.Conv2D.backward" -c c docs/examples/conv_backward.py
 
 stops inside Conv2D's backward (it runs twice: the second convolution first), and
 

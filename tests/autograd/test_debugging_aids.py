@@ -5,8 +5,9 @@ NUMBA_DISABLE_JIT=1 giving every kernel's numbers bit for bit.
 tests/test_debug.py and tests/test_tensor.py check the same aids on single ops.
 """
 
-import inspect
+import importlib
 import os
+import pkgutil
 import re
 import shutil
 import subprocess
@@ -16,7 +17,7 @@ import warnings
 import numpy as np
 import pytest
 
-from tinyvid import Function, Tensor, debug, functional, losses, nn_ops, ops
+from tinyvid import Function, Tensor, debug, losses
 from tinyvid.cli import build_model
 from tinyvid.utils import clear_session, set_random_seed
 
@@ -73,9 +74,12 @@ def test_graph_of_a_models_loss_shows_each_op_by_its_function_class_name():
     assert text.count("requires_grad") == len(model.weights) == 8
     assert text.count("constant") == 2
     # The names are the Function classes' own, so `grep "class Conv2D"` finds the backward.
-    classes = {name for module in (ops, functional, nn_ops, losses)
-               for name, obj in vars(module).items()
-               if inspect.isclass(obj) and issubclass(obj, Function)}
+    classes, todo = set(), [Function]
+    while todo:  # every Function subclass tinyvid defines, wherever it lives
+        cls = todo.pop()
+        todo += cls.__subclasses__()
+        if cls.__module__.startswith("tinyvid."):
+            classes.add(cls.__name__)
     named = {line.split("─ ")[-1].split()[0] for line in lines}
     assert named - {"leaf", "constant"} <= classes
 
@@ -249,17 +253,39 @@ def test_detect_anomaly_silences_numpys_warnings_and_restores_the_mode_after_an_
 
 # --- NUMBA_DISABLE_JIT=1: the kernels run as plain Python, with the same numbers ------------------
 
-# Every loop kernel that numba compiles, by module. A new one must be added here and to CALLS.
-JITTED = {"conv": {"im2col", "col2im"},
-          "pool": {"max_pool2d_loops", "max_pool2d_backward_loops", "avg_pool2d_loops",
-                   "avg_pool2d_backward_loops"},
-          "optim": {"adam_update", "rmsprop_update"}}
+def jitted_kernels():
+    """Every loop kernel numba compiles, by module of tinyvid.kernels, found by walking them."""
+    import numba
+
+    from tinyvid import kernels
+
+    found = {}
+    for info in pkgutil.iter_modules(kernels.__path__):
+        module = importlib.import_module(f"tinyvid.kernels.{info.name}")
+        names = {name for name, obj in vars(module).items()
+                 if isinstance(obj, numba.core.dispatcher.Dispatcher)
+                 and obj.py_func.__module__ == module.__name__}
+        if names:
+            found[info.name] = names
+    return found
+
+
+def public_kernels():
+    """The kernels tinyvid.kernels exports (its __all__), without the geometry and the process
+    settings, which are not kernels."""
+    from tinyvid import kernels
+
+    not_kernels = {"tinyvid.kernels.geometry", "tinyvid.kernels.process"}
+    return {name for name in kernels.__all__
+            if getattr(kernels, name).__module__ not in not_kernels}
+
 
 # Calls every public kernel of tinyvid.kernels on small inputs; leaves the arrays in `results`.
+# test_calls_reaches_every_kernel fails when a kernel is added and not called here.
 CALLS = r"""
 import numpy as np
 from tinyvid import kernels
-from tinyvid.kernels import optim
+from tinyvid.kernels import optim, pool3d
 
 results = {}
 for dtype in (np.float32, np.float64):
@@ -287,6 +313,16 @@ for dtype in (np.float32, np.float64):
         results["avg_pool2d_backward " + key] = kernels.avg_pool2d_backward(
             r(*y.shape), x.shape, 3, strides, padding)
 
+        clip = r(2, 4, 5, 6, 3)
+        y, argmax = pool3d.max_pool3d_forward(clip, 2, strides, padding)
+        results["max_pool3d_forward " + key] = y
+        results["max_pool3d_backward " + key] = pool3d.max_pool3d_backward(r(*y.shape), argmax,
+                                                                          clip.shape)
+        y = pool3d.avg_pool3d_forward(clip, 2, strides, padding)
+        results["avg_pool3d_forward " + key] = y
+        results["avg_pool3d_backward " + key] = pool3d.avg_pool3d_backward(
+            r(*y.shape), clip.shape, 2, strides, padding)
+
     t = np.dtype(dtype).name
     x2, w2, b2 = r(5, 4), r(4, 3), r(3)
     results["dense_forward " + t] = kernels.dense_forward(x2, w2, b2)
@@ -309,24 +345,26 @@ for dtype in (np.float32, np.float64):
                         "rmsprop_update m " + key: m, "rmsprop_update a " + key: a})
 """
 
-PUBLIC_KERNELS = {"conv2d_forward", "conv2d_backward", "im2col", "col2im", "max_pool2d_forward",
-                  "max_pool2d_backward", "avg_pool2d_forward", "avg_pool2d_backward",
-                  "dense_forward", "dense_backward"}
+# Run before CALLS in the plain-Python run: records the name of every function that runs.
+RECORD_CALLS = r"""
+import sys
+called = set()
+sys.setprofile(lambda frame, event, arg: event == "call" and called.add(frame.f_code.co_name))
+"""
 
 
-def test_the_kernel_lists_here_cover_every_kernel():
-    import numba
-
+def test_every_jitted_kernel_is_a_plain_function_with_its_jitted_alias():
     from tinyvid import kernels
 
-    geometry = {"Geometry", "window_geometry", "conv_geometry", "pool_geometry"}
-    assert set(kernels.__all__) - geometry == PUBLIC_KERNELS, "add the new kernel to CALLS"
-    for module_name, names in JITTED.items():
+    jitted = jitted_kernels()
+    assert {"conv", "pool", "optim"} <= set(jitted)  # the walk finds them
+    for module_name, names in jitted.items():
         module = getattr(kernels, module_name)
-        jitted = {name for name, obj in vars(module).items()
-                  if isinstance(obj, numba.core.dispatcher.Dispatcher)}
-        assert jitted == names, f"kernels/{module_name}.py: add the new jitted kernel to JITTED and CALLS"
-    assert all(name in CALLS for name in PUBLIC_KERNELS | {"adam_update", "rmsprop_update"})
+        for name in names:
+            plain = getattr(module, "_" + name, None)
+            assert plain is not None and getattr(module, name).py_func is plain, (
+                f"kernels/{module_name}.py: {name} should be njit(...)(_{name}), with the plain "
+                f"function _{name} beside it")
 
 
 def test_numba_disable_jit_runs_every_kernel_as_plain_python_with_identical_results(tmp_path):
@@ -337,14 +375,25 @@ def test_numba_disable_jit_runs_every_kernel_as_plain_python_with_identical_resu
     jitted = jitted["results"]
 
     saved = tmp_path / "plain.npz"
+    jitted_by_module = jitted_kernels()
     check = "".join(
         f"assert getattr(kernels.{module}, {name!r}) is getattr(kernels.{module}, '_' + {name!r})\n"
-        for module, names in JITTED.items() for name in sorted(names))
-    script = CALLS + "import sys\n" + check + "np.savez(sys.argv[1], **results)\n"
+        for module, names in jitted_by_module.items() for name in sorted(names))
+    script = (RECORD_CALLS + CALLS + "sys.setprofile(None)\n" + check
+              + "np.savez(sys.argv[1], **results)\nprint(' '.join(sorted(called)))\n")
     env = dict(os.environ, NUMBA_DISABLE_JIT="1")
     done = subprocess.run([sys.executable, "-c", script, str(saved)], env=env, capture_output=True,
                           text=True, timeout=300)
     assert done.returncode == 0, done.stderr
+    # CALLS reached every public kernel and the plain twin of every jitted loop kernel: a kernel
+    # added to kernels/ without a call here fails the test instead of going unchecked.
+    from tinyvid import kernels
+
+    called = set(done.stdout.split())  # the plain functions' names: _im2col for im2col
+    expected = {getattr(getattr(kernels, name), "py_func", getattr(kernels, name)).__name__
+                for name in public_kernels()}
+    expected |= {"_" + name for names in jitted_by_module.values() for name in names}
+    assert not expected - called, f"add calls of {sorted(expected - called)} to CALLS"
     with np.load(saved) as plain:
         assert sorted(plain.files) == sorted(jitted)
         for key in jitted:

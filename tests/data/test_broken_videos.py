@@ -149,3 +149,34 @@ def test_a_decoder_that_gives_another_count_on_each_pass(cut_between_keyframes, 
     monkeypatch.setattr(video, "_count_decoded_frames", lambda path: 12)
     with pytest.raises(VideoReadError, match=named(cut_between_keyframes) + ".*not repeatable"):
         read_video(cut_between_keyframes, num_frames=4)
+
+
+def test_video_folder_and_the_cli_report_each_broken_file_in_one_line(tmp_path, caplog,
+                                                                     capsys):
+    from tinyvid.data.folder import VideoFolder
+
+    good = level_frames(4)
+    for name in ("a", "b"):
+        (tmp_path / "root" / name).mkdir(parents=True)
+        iio.imwrite(tmp_path / "root" / name / "ok.mkv", good, plugin="pyav", codec="mjpeg",
+                    fps=10, out_pixel_format="yuvj420p")
+    unknown = tmp_path / "root" / "a" / "unknown.mkv"
+    unknown.write_bytes((tmp_path / "root" / "a" / "ok.mkv").read_bytes()
+                        .replace(b"V_MJPEG", b"V_ZZZZZ"))
+    folder = VideoFolder(tmp_path / "root", num_frames=2, size=(8, 8))
+    assert len(folder) == 2 and [p for p, _ in folder.skipped] == [unknown]
+    lines = [r.getMessage() for r in caplog.records if str(unknown) in r.getMessage()]
+    assert len(lines) == 1 and "no decoder" in lines[0] and "\n" not in lines[0]
+
+    import json
+
+    from tinyvid.cli import build_model, main
+
+    model = build_model(2, 8)
+    model.save_weights(tmp_path / "model.weights.npz")
+    (tmp_path / "model.json").write_text(json.dumps({"classes": ["a", "b"], "frame_size": 8,
+                                                     "num_frames": 2}))
+    capsys.readouterr()
+    assert main(["predict", str(tmp_path / "model.weights.npz"), str(unknown)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and str(unknown) in err and "no decoder" in err

@@ -205,3 +205,12 @@ def test_several_processes_share_one_cache_folder(root, tmp_path):
     assert not list(cache_dir.rglob("*.tmp"))
     cache = FrameCache(cache_dir / "x", root, 3, (16, 16))
     assert cache_module.CACHE_VERSION == 2 and cache.max_bytes is None
+
+
+def test_an_entry_of_every_frame_at_the_stored_size(root, tmp_path):
+    video = sorted(root.rglob("*.avi"))[0]
+    cache = FrameCache(tmp_path / "cache", root, num_frames=None, size=None)
+    frames = read_video(video)
+    cache.store(video, frames, cache.key(video))
+    assert cache.entry_path(video).name == f"{video.name}.allf.native.npy"
+    np.testing.assert_array_equal(cache.load(video), frames)

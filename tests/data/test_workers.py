@@ -180,3 +180,16 @@ def _alive(pid):
             return f.read().split(")")[-1].split()[0] != "Z"
     except OSError:
         return False
+
+
+def test_a_warm_cache_needs_no_workers(shapes, tmp_path):
+    import shutil
+
+    root = shutil.copytree(shapes[0], tmp_path / "readable",
+                           ignore=shutil.ignore_patterns("zz_broken.mp4"))
+    folder = VideoFolder(root, num_frames=4, size=(16, 16), cache_dir=tmp_path / "cache")
+    cold = FrameBatches(folder, batch_size=5, workers=2)
+    first = epochs_of_batches(cold, epochs=1)
+    warm = FrameBatches(folder, batch_size=5, workers=2)
+    assert_same_batches(first, [warm[i] for i in range(len(warm))])
+    assert warm._reader is None  # every video came from the cache, read here

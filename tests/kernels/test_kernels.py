@@ -428,3 +428,78 @@ def test_pooling_equals_pytorch(case):
     ty.backward(torch.tensor(dy).permute(0, 3, 1, 2).contiguous())
     np.testing.assert_allclose(avg_pool2d_backward(dy, x.shape, pool, strides, padding),
                                tx.grad.permute(0, 2, 3, 1).numpy(), rtol=1e-12, atol=1e-12)
+
+
+# --- every kernel has its reference, and Adam's update meets its own -------------------------
+
+# The two loop pieces of conv2d's drivers: checked through conv2d against conv2d_reference and
+# against their plain twins (test_im2col_plain_function_equals_jitted_alias), not on their own.
+CONV_PIECES = {"im2col", "col2im"}
+
+
+def test_every_public_kernel_has_a_slow_reference():
+    import inspect
+
+    from tinyvid import kernels
+    from tinyvid.kernels import optim, reference
+
+    not_kernels = {"tinyvid.kernels.geometry", "tinyvid.kernels.process"}
+    public = {name for name in kernels.__all__
+              if getattr(kernels, name).__module__ not in not_kernels}
+    assert CONV_PIECES <= public
+    drivers = inspect.getsource(conv_module.conv2d_forward) + inspect.getsource(
+        conv_module.conv2d_backward)
+    assert all(piece in drivers for piece in CONV_PIECES)
+    wanted = {name.removesuffix("_forward") + "_reference" for name in public - CONV_PIECES}
+    wanted |= {name + "_reference" for name in vars(optim)
+               if name.endswith("_update") and not name.startswith("_")}
+    missing = sorted(name for name in wanted if not hasattr(reference, name))
+    assert not missing, f"kernels/reference.py needs {missing}"
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_adam_update_jitted_equals_plain_and_matches_the_reference(dtype):
+    from tinyvid.kernels.optim import _adam_update, adam_update
+    from tinyvid.kernels.reference import adam_update_reference
+
+    rng = np.random.default_rng(0)
+    theta, g = rng.standard_normal(37).astype(dtype), rng.standard_normal(37).astype(dtype)
+    m, v = (rng.standard_normal(37) * 0.1).astype(dtype), rng.random(37).astype(dtype)
+    scalars = [dtype(s) for s in (0.1, 0.001, 0.01, 1e-7)]
+    expected = adam_update_reference(*(a.astype(np.float64) for a in (theta, g, m, v)),
+                                     *(float(s) for s in scalars))
+    results = []
+    for kernel in (adam_update, _adam_update):
+        state = [theta.copy(), g, m.copy(), v.copy()]
+        kernel(*state, *scalars)
+        results.append((state[0], state[2], state[3]))
+    for jitted, plain in zip(*results):
+        np.testing.assert_array_equal(jitted, plain)
+        assert jitted.dtype == dtype
+    for got, want in zip(results[0], expected):
+        np.testing.assert_allclose(got, want, **tolerance(dtype))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("momentum, centered", [(0.0, False), (0.5, True)])
+def test_rmsprop_update_jitted_equals_plain_and_matches_the_reference(dtype, momentum, centered):
+    from tinyvid.kernels.optim import _rmsprop_update, rmsprop_update
+    from tinyvid.kernels.reference import rmsprop_update_reference
+
+    rng = np.random.default_rng(1)
+    theta, g = rng.standard_normal(37).astype(dtype), rng.standard_normal(37).astype(dtype)
+    v, m, a = rng.random(37).astype(dtype), (rng.standard_normal(37) * 0.1).astype(dtype), \
+        (rng.standard_normal(37) * 0.01).astype(dtype)
+    rho, eps, alpha = 0.9, 1e-7, 0.01
+    expected = rmsprop_update_reference(*(x.astype(np.float64) for x in (theta, g, v, m, a)),
+                                        rho, momentum, eps, alpha, momentum > 0, centered)
+    results = []
+    for kernel in (rmsprop_update, _rmsprop_update):
+        state = [theta.copy(), g, v.copy(), m.copy(), a.copy()]
+        kernel(*state, dtype(rho), dtype(1 - rho), dtype(momentum), dtype(eps), dtype(alpha),
+               momentum > 0, centered)
+        results.append((state[0], state[2], state[3], state[4]))
+    for jitted, plain in zip(*results):
+        np.testing.assert_array_equal(jitted, plain)
+    for got, want in zip(results[0], expected):
+        np.testing.assert_allclose(got, want, **tolerance(dtype))

@@ -195,3 +195,10 @@ def test_predict_on_batch_and_test_on_batch():
     logs = two.test_on_batch(X, [Y, np.zeros((4, 2))], return_dict=True)
     assert list(logs) == ["loss", "p_loss", "q_loss"]
     assert logs["loss"] == pytest.approx(logs["p_loss"] + logs["q_loss"], rel=1e-6)
+
+
+def test_a_list_of_samples_is_one_input_for_a_one_input_model():
+    model = linear_model()
+    as_list = model.predict([X[0], X[1], X[2]], verbose=0)
+    np.testing.assert_allclose(as_list, X[:3] @ W0)
+    model.fit(list(X), list(Y), batch_size=4, epochs=1, verbose=0)  # stacked, as NumPy would

@@ -144,7 +144,3 @@ def test_model_checkpoint_saves_the_whole_model_to_a_keras_file(tmp_path):
     model.fit(x, y, epochs=2, verbose=0, callbacks=[
         callbacks.ModelCheckpoint(str(tmp_path / "m-{epoch}.keras"))])
     assert saved == [str(tmp_path / "m-1.keras"), str(tmp_path / "m-2.keras")]
-    del model.save
-    with pytest.raises(ValueError, match="has no `save`; use save_weights_only=True"):
-        model.fit(x, y, epochs=1, verbose=0, callbacks=[
-            callbacks.ModelCheckpoint(str(tmp_path / "m.keras"))])

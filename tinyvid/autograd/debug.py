@@ -13,11 +13,16 @@ flows) and `retain_grad()` (keep an intermediate tensor's `.grad`). To step thro
 a debugger, run with NUMBA_DISABLE_JIT=1: every kernel in tinyvid.kernels is plain Python then.
 """
 
+from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from tinyvid.autograd.grad_mode import switches
+
+if TYPE_CHECKING:  # only for the annotations: tensor.py need not be imported first
+    from tinyvid.autograd.tensor import Tensor
 
 __all__ = [
     "detect_anomaly", "graph", "to_dot",
@@ -25,7 +30,7 @@ __all__ = [
 
 
 @contextmanager
-def detect_anomaly():
+def detect_anomaly() -> Iterator[None]:
     """Raise FloatingPointError at the first op whose forward or backward makes a NaN or inf.
 
     The message names the op (e.g. "Log"), the shapes, and the line of your code where the
@@ -42,23 +47,23 @@ def detect_anomaly():
         switches.anomaly_mode = previous
 
 
-def _kind(t):
+def _kind(t: "Tensor") -> str:
     """'MatMul' for a tensor an op made; 'leaf' or 'constant' (with its name, if any) otherwise."""
     kind = t.op or ("leaf" if t.requires_grad else "constant")
     return f"{kind} {t.name}" if t.name else kind
 
 
-def _describe(t):
+def _describe(t: "Tensor") -> str:
     kind = _kind(t)
     flags = "  requires_grad" if t.requires_grad and t.op is None else ""
     return f"{kind}  shape={t.shape}  {t.dtype}{flags}"
 
 
-def _inputs(t):
+def _inputs(t: "Tensor") -> list["Tensor"]:
     return [] if t._ctx is None else [p for p in t._ctx.inputs if p is not None]
 
 
-def graph(t):
+def graph(t: "Tensor") -> str:
     """A text tree of the ops that made `t`, output at the top, each op's inputs below it.
 
     A tensor used by more than one op is drawn once; later uses say "(shown above)".
@@ -81,7 +86,7 @@ def graph(t):
     return "\n".join(lines)
 
 
-def to_dot(t):
+def to_dot(t: "Tensor") -> str:
     """Graphviz DOT text of the graph that made `t` (render with `dot -Tpng graph.dot`)."""
     lines = ["digraph tinyvid {", "  rankdir=BT;", '  node [shape=box, fontname="monospace"];']
     seen, stack = set(), [t]

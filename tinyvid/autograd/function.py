@@ -8,10 +8,14 @@ instance (the `ctx`) on the output Tensor, so every Tensor knows the op and inpu
 
 import os
 import traceback
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from tinyvid.autograd.grad_mode import switches
+
+if TYPE_CHECKING:  # for the annotations only: tensor.py imports this module
+    from tinyvid.autograd.tensor import Tensor
 
 
 class Function:
@@ -23,24 +27,24 @@ class Function:
     backward can skip work nobody will use.
     """
 
-    def __init__(self, inputs):
+    def __init__(self, inputs: tuple["Tensor | None", ...]) -> None:
         self.inputs = inputs  # Tensors (or None); the graph's edges point from here to them
         self.needs_input_grad = tuple(t is not None and t.requires_grad for t in inputs)
-        self.saved_tensors = ()
+        self.saved_tensors: tuple[Any, ...] = ()
 
-    def save_for_backward(self, *arrays):
+    def save_for_backward(self, *arrays: Any) -> None:
         self.saved_tensors = arrays
 
     @staticmethod
-    def forward(ctx, *inputs, **params):
+    def forward(ctx: Any, *inputs: Any, **params: Any) -> np.ndarray:
         raise NotImplementedError
 
     @staticmethod
-    def backward(ctx, grad_output):
+    def backward(ctx: Any, grad_output: np.ndarray) -> Any:
         raise NotImplementedError
 
     @classmethod
-    def apply(cls, *inputs, **params):
+    def apply(cls, *inputs: Any, **params: Any) -> "Tensor":
         """Run the op on Tensors, arrays or numbers; keyword `params` are not differentiated.
 
         Numbers and lists take the dtype of the first Tensor input, so `x * 2` keeps x's dtype.
@@ -61,7 +65,7 @@ class Function:
         return out
 
 
-def _as_input(x, like_dtype):
+def _as_input(x: Any, like_dtype: np.dtype) -> "Tensor | None":
     from tinyvid.autograd.tensor import Tensor
 
     if x is None or isinstance(x, Tensor):
@@ -76,7 +80,7 @@ def _as_input(x, like_dtype):
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 
 
-def _user_frame():
+def _user_frame() -> str:
     """'file.py:line in function' of the innermost caller outside the tinyvid package."""
     for frame in reversed(traceback.extract_stack()[:-2]):
         if not os.path.abspath(frame.filename).startswith(_PACKAGE_DIR):
@@ -84,7 +88,8 @@ def _user_frame():
     return "unknown"
 
 
-def _check_finite(array, op_name, phase, out, inputs, which=None):
+def _check_finite(array: np.ndarray, op_name: str, phase: str, out: "Tensor",
+                  inputs: tuple["Tensor | None", ...], which: int | None = None) -> None:
     """Raise FloatingPointError if `array` holds a NaN or inf: the output `out` of an op (forward),
     or the gradient its backward sent to input number `which`."""
     if np.issubdtype(array.dtype, np.floating) and not np.all(np.isfinite(array)):

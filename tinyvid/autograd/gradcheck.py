@@ -17,6 +17,9 @@ Example, checking an op of your own:
     True
 """
 
+from collections.abc import Callable, Sequence
+from typing import Any
+
 import numpy as np
 
 from tinyvid.autograd.grad_mode import no_grad
@@ -27,7 +30,8 @@ class GradcheckError(ValueError):
     """The analytic gradient of some input disagrees with finite differences."""
 
 
-def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0):
+def gradcheck(fn: Callable[..., Tensor], inputs: Sequence[Any], eps: float = 1e-6,
+              atol: float = 1e-5, rtol: float = 1e-3, seed: int = 0) -> bool:
     """Check `fn`'s gradients with respect to every input that requires grad.
 
     Args:
@@ -57,7 +61,7 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0):
     out = fn(*inputs)
     v = np.random.default_rng(seed).standard_normal(out.shape)
 
-    def projected(*args):
+    def projected(*args: Any) -> float:
         return float(np.sum(fn(*args).data * v))
 
     analytic = _analytic_gradients(fn, inputs, checked, v)
@@ -93,7 +97,8 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0):
     return True
 
 
-def _analytic_gradients(fn, inputs, checked, v):
+def _analytic_gradients(fn: Callable[..., Tensor], inputs: Sequence[Any], checked: list[int],
+                        v: np.ndarray) -> dict[int, np.ndarray]:
     """{input index: dL/dinput} from one backward pass of L = sum(fn(inputs) * v)."""
     saved = {i: inputs[i].grad for i in checked}
     for i in checked:

@@ -3,7 +3,7 @@
 Reverse-mode automatic differentiation in three ideas:
 
 1. Every op is a `Function` with a `forward` (NumPy arrays in, an array out) and a `backward`
-   (the gradient of the output in, one gradient per input out). See `tinyvid/ops.py`.
+   (the gradient of the output in, one gradient per input out). See `tinyvid/autograd/ops.py`.
 2. `Function.apply` runs `forward` and, when gradients are wanted, keeps the Function instance
    (`ctx`) on the output Tensor, so every Tensor knows the op and the inputs that made it.
 3. `Tensor.backward` sorts that graph so each node comes after everything that uses it, then
@@ -13,13 +13,24 @@ This file is deliberately small (micrograd-sized): Function is in function.py, t
 themselves in ops.py.
 """
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 
-from tinyvid.autograd.function import _check_finite
-from tinyvid.autograd.grad_mode import switches
+from tinyvid.autograd.function import Function, _check_finite
+from tinyvid.autograd.grad_mode import is_grad_enabled, no_grad, switches
+
+# Function, no_grad and is_grad_enabled lived in this module before the engine was split up;
+# `from tinyvid.tensor import Function, no_grad` keeps working through these names.
+__all__ = ["Tensor", "Function", "no_grad", "is_grad_enabled"]
+
+Operand = Any  # what an operator takes beside a Tensor: a Tensor, an array or a number
+Axis = int | tuple[int, ...] | None  # the axes a reduction runs over; None: all of them
 
 
-def _to_array(data, dtype=None):
+def _to_array(data: Any, dtype: DTypeLike | None = None) -> np.ndarray:
     """Python numbers, lists and integer/bool arrays become float32; float arrays keep their dtype.
 
     Keeping float64 as float64 matters: gradient checks need float64 from end to end.
@@ -59,15 +70,16 @@ class Tensor:
     # Make NumPy hand `ndarray + Tensor` over to Tensor.__radd__ instead of looping elementwise.
     __array_ufunc__ = None
 
-    def __init__(self, data, requires_grad=False, dtype=None, name=None):
+    def __init__(self, data: Any, requires_grad: bool = False, dtype: DTypeLike | None = None,
+                 name: str | None = None) -> None:
         self.data = _to_array(data, dtype)
         self.name = name
-        self.grad = None
+        self.grad: np.ndarray | None = None
         self.requires_grad = bool(requires_grad)
-        self._ctx = None  # the Function (with its inputs) that produced this tensor; None for leaves
-        self._hooks = []
+        self._ctx: Function | None = None  # the Function (with its inputs) that produced this tensor; None for leaves
+        self._hooks: list[Callable[[np.ndarray], Any]] = []
         self._retains_grad = False
-        self._created_at = None  # filled in only under detect_anomaly(), where it is worth the cost
+        self._created_at: str | None = None  # filled in only under detect_anomaly(), where it is worth the cost
         # Set by softmax and sigmoid on their output y = activation(logits), as Keras marks its
         # logits: the cross-entropy losses then work from the logits, stably (see nn/softmax.py).
         self.logits: Tensor | None = None
@@ -75,24 +87,35 @@ class Tensor:
 
     # --- plain properties -------------------------------------------------------------------
 
-    shape = property(lambda self: self.data.shape)
-    dtype = property(lambda self: self.data.dtype)
-    ndim = property(lambda self: self.data.ndim)
-    size = property(lambda self: self.data.size)
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.data.shape
 
     @property
-    def op(self):
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def size(self) -> int:
+        return self.data.size
+
+    @property
+    def op(self) -> str | None:
         """Name of the Function that made this tensor ('MatMul', 'ReLU', ...), or None for a leaf."""
         return None if self._ctx is None else type(self._ctx).__name__
 
     @property
-    def is_leaf(self):
+    def is_leaf(self) -> bool:
         return self._ctx is None
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self.data)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         op = f", op={self.op}" if self.op else ""
         grad = ", requires_grad=True" if self.requires_grad and self._ctx is None else ""
         grad += f", name={self.name!r}" if self.name else ""
@@ -100,26 +123,26 @@ class Tensor:
         values = values if self.size <= 8 else "..."
         return f"Tensor({values}, shape={self.shape}, dtype={self.dtype}{op}{grad})"
 
-    def numpy(self):
+    def numpy(self) -> np.ndarray:
         """The data as a NumPy array (the same array, not a copy)."""
         return self.data
 
-    def item(self):
+    def item(self) -> float:
         """The value of a one-element tensor as a Python number."""
         if self.size != 1:
             raise ValueError(f"item(): only a one-element tensor has one value, got shape {self.shape}")
         return self.data.item()
 
-    def detach(self):
+    def detach(self) -> "Tensor":
         """A new leaf tensor sharing this one's data, cut off from the graph."""
         return Tensor(self.data)
 
-    def zero_grad(self):
+    def zero_grad(self) -> None:
         self.grad = None
 
     # --- debugging aids ---------------------------------------------------------------------
 
-    def register_hook(self, fn):
+    def register_hook(self, fn: Callable[[np.ndarray], Any]) -> Any:
         """Call `fn(grad)` when this tensor's gradient has been computed during `backward()`.
 
         If `fn` returns an array, it replaces the gradient that flows on (PyTorch's semantics).
@@ -132,13 +155,13 @@ class Tensor:
 
         class _Handle:
             @staticmethod
-            def remove():
+            def remove() -> None:
                 if fn in hooks:
                     hooks.remove(fn)
 
         return _Handle()
 
-    def retain_grad(self):
+    def retain_grad(self) -> "Tensor":
         """Keep `.grad` on this intermediate tensor after `backward()` (leaves always keep it).
 
         Intermediates drop their gradient by default, as in PyTorch: a training step would
@@ -149,7 +172,7 @@ class Tensor:
 
     # --- the backward pass ------------------------------------------------------------------
 
-    def backward(self, grad=None):
+    def backward(self, grad: ArrayLike | None = None) -> None:
         """Compute the gradient of this tensor with respect to every tensor that made it.
 
         Args:
@@ -207,62 +230,64 @@ class Tensor:
 
     # --- operators and methods: each calls one Function from ops.py by name ----------------
 
-    def __add__(self, other): return ops.Add.apply(self, other)
-    def __radd__(self, other): return ops.Add.apply(other, self)
-    def __sub__(self, other): return ops.Sub.apply(self, other)
-    def __rsub__(self, other): return ops.Sub.apply(other, self)
-    def __mul__(self, other): return ops.Mul.apply(self, other)
-    def __rmul__(self, other): return ops.Mul.apply(other, self)
-    def __truediv__(self, other): return ops.Div.apply(self, other)
-    def __rtruediv__(self, other): return ops.Div.apply(other, self)
-    def __pow__(self, other): return ops.Pow.apply(self, other)
-    def __rpow__(self, other): return ops.Pow.apply(other, self)
-    def __matmul__(self, other): return ops.MatMul.apply(self, other)
-    def __rmatmul__(self, other): return ops.MatMul.apply(other, self)
-    def __neg__(self): return ops.Neg.apply(self)
-    def __getitem__(self, index): return ops.GetItem.apply(self, index=index)
+    def __add__(self, other: Operand) -> "Tensor": return ops.Add.apply(self, other)
+    def __radd__(self, other: Operand) -> "Tensor": return ops.Add.apply(other, self)
+    def __sub__(self, other: Operand) -> "Tensor": return ops.Sub.apply(self, other)
+    def __rsub__(self, other: Operand) -> "Tensor": return ops.Sub.apply(other, self)
+    def __mul__(self, other: Operand) -> "Tensor": return ops.Mul.apply(self, other)
+    def __rmul__(self, other: Operand) -> "Tensor": return ops.Mul.apply(other, self)
+    def __truediv__(self, other: Operand) -> "Tensor": return ops.Div.apply(self, other)
+    def __rtruediv__(self, other: Operand) -> "Tensor": return ops.Div.apply(other, self)
+    def __pow__(self, other: Operand) -> "Tensor": return ops.Pow.apply(self, other)
+    def __rpow__(self, other: Operand) -> "Tensor": return ops.Pow.apply(other, self)
+    def __matmul__(self, other: Operand) -> "Tensor": return ops.MatMul.apply(self, other)
+    def __rmatmul__(self, other: Operand) -> "Tensor": return ops.MatMul.apply(other, self)
+    def __neg__(self) -> "Tensor": return ops.Neg.apply(self)
+    def __getitem__(self, index: Any) -> "Tensor": return ops.GetItem.apply(self, index=index)
 
-    def sum(self, axis=None, keepdims=False): return ops.Sum.apply(self, axis=axis, keepdims=keepdims)
-    def mean(self, axis=None, keepdims=False): return ops.Mean.apply(self, axis=axis, keepdims=keepdims)
-    def max(self, axis=None, keepdims=False): return ops.Max.apply(self, axis=axis, keepdims=keepdims)
-    def exp(self): return ops.Exp.apply(self)
-    def log(self): return ops.Log.apply(self)
-    def relu(self): return ops.ReLU.apply(self)
-    def sigmoid(self):
+    def sum(self, axis: Axis = None, keepdims: bool = False) -> "Tensor": return ops.Sum.apply(self, axis=axis, keepdims=keepdims)
+    def mean(self, axis: Axis = None, keepdims: bool = False) -> "Tensor": return ops.Mean.apply(self, axis=axis, keepdims=keepdims)
+    def max(self, axis: Axis = None, keepdims: bool = False) -> "Tensor": return ops.Max.apply(self, axis=axis, keepdims=keepdims)
+    def exp(self) -> "Tensor": return ops.Exp.apply(self)
+    def log(self) -> "Tensor": return ops.Log.apply(self)
+    def relu(self) -> "Tensor": return ops.ReLU.apply(self)
+    def sigmoid(self) -> "Tensor":
         y = ops.Sigmoid.apply(self)
         y.logits, y.activation = self, "sigmoid"  # for binary cross-entropy, as softmax does
         return y
 
-    def tanh(self): return ops.Tanh.apply(self)
-    def clip(self, low, high): return ops.Clip.apply(self, low=low, high=high)
+    def tanh(self) -> "Tensor": return ops.Tanh.apply(self)
+    def clip(self, low: float, high: float) -> "Tensor": return ops.Clip.apply(self, low=low, high=high)
 
-    def reshape(self, *shape):
+    def reshape(self, *shape: Any) -> "Tensor":
         """`t.reshape(2, 3)` or `t.reshape((2, 3))`; one dimension may be -1."""
-        shape = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
-        return ops.Reshape.apply(self, shape=tuple(shape))
+        dims = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+        return ops.Reshape.apply(self, shape=tuple(dims))
 
-    def transpose(self, *axes):
+    def transpose(self, *axes: Any) -> "Tensor":
         """Permute the axes; with none given, reverse them (as NumPy does)."""
-        axes = axes[0] if len(axes) == 1 and isinstance(axes[0], (tuple, list)) else axes
-        return ops.Transpose.apply(self, axes=tuple(axes) if axes else None)
+        order = axes[0] if len(axes) == 1 and isinstance(axes[0], (tuple, list)) else axes
+        return ops.Transpose.apply(self, axes=tuple(order) if order else None)
 
     @property
-    def T(self):
+    def T(self) -> "Tensor":
         return self.transpose()
 
-    def flatten(self, start_axis=0):
+    def flatten(self, start_axis: int = 0) -> "Tensor":
         """Merge the axes from `start_axis` on into one (`flatten(1)` keeps the batch axis)."""
         return self.reshape(*self.shape[:start_axis], -1)
 
 
-def _topological_order(root):
+def _topological_order(root: Tensor) -> list[Tensor]:
     """Every tensor that `root` depends on (and that requires grad), each after its inputs.
 
     Iterative depth-first search: a recursive one overflows Python's stack past ~1000 ops.
     Each stack entry is (tensor, inputs_done): a tensor is emitted only on its second visit,
     after everything it depends on has been emitted.
     """
-    order, visited, stack = [], set(), [(root, False)]
+    order: list[Tensor] = []
+    visited: set[int] = set()
+    stack = [(root, False)]
     while stack:
         node, inputs_done = stack.pop()
         if inputs_done:
@@ -279,7 +304,7 @@ def _topological_order(root):
     return order
 
 
-def _checked_gradient(grad, tensor, op_name):
+def _checked_gradient(grad: np.ndarray, tensor: Tensor, op_name: str) -> np.ndarray:
     """Sum a broadcast gradient back to the tensor's shape, and check that it then fits.
 
     This is the one place where broadcasting is undone: an op like Add may have stretched a

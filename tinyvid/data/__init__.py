@@ -1,7 +1,9 @@
 """Video in: files -> frames -> batches, in the order data flows.
 
-    video.py           read_video, video_info, VideoReadError: one file -> frames (imageio + PyAV)
+    video.py           read_video, video_info, VideoReadError: one file -> frames (PyAV)
+    cache.py           FrameCache: decoded frames kept on disk as checked .npy entries
     folder.py          VideoFolder: a folder of class sub-folders -> (frames, label), cached
+    workers.py         VideoReader: background threads or processes that decode ahead
     batches.py         FrameBatches, evaluate_videos: frames -> batches for fit, and back
     clips.py           ClipBatches, segment sampling, clip augmentation: clips -> batches
     adapters.py        arrays and PyDataset sources -> the batches `fit` walks

@@ -55,7 +55,7 @@ class ArrayBatches:
     def __len__(self):
         return math.ceil(self.n / self.batch_size)
 
-    def __getitem__(self, i):
+    def __getitem__(self, i: int) -> Any:
         if not 0 <= i < len(self):
             raise IndexError(f"batch {i} out of range for {len(self)} batches")
         if self._draw_order:
@@ -164,7 +164,7 @@ class EpochIterator:
                       "batches.", stacklevel=3)
 
 
-def is_data_source(x):
+def is_data_source(x: Any) -> bool:
     """True for a PyDataset-like object (not an array, list or Tensor)."""
     return (hasattr(x, "__getitem__") and hasattr(x, "__len__")
             and not isinstance(x, (np.ndarray, list, tuple, dict, Tensor)))
@@ -180,15 +180,17 @@ def is_batch_iterable(x: Any) -> bool:
     return isinstance(x, Iterable)
 
 
-def as_array(x, what):
-    """A NumPy array from an array, a list or a Tensor (each one of a list/dict of inputs)."""
+def as_array(x, what, single=False):
+    """A NumPy array from an array, a list or a Tensor; or a list/dict of them, one per model
+    input (output), unless `single` (a one-input model: a list of arrays is stacked, as NumPy
+    would)."""
     if isinstance(x, Tensor):
         return x.data
     if x is None:
         raise ValueError(f"{what} is None; pass a NumPy array")
     if isinstance(x, dict):
         return {key: as_array(value, what) for key, value in x.items()}
-    if isinstance(x, (list, tuple)) and x and all(
+    if not single and isinstance(x, (list, tuple)) and x and all(
             isinstance(item, (np.ndarray, Tensor)) for item in x):
         return [as_array(item, what) for item in x]  # one array per model input or output
     return np.asarray(x)
@@ -236,7 +238,7 @@ def class_weights_for(y: Any, class_weight: dict[int, float]) -> np.ndarray:
     return table[classes.reshape(-1)].reshape(classes.shape)
 
 
-def batches_for(x, y, batch_size, shuffle, need_y=True, sample_weight=None):
+def batches_for(x, y, batch_size, shuffle, need_y=True, sample_weight=None, single=(False, False)):
     """Batches over what the user passed: arrays (wrapped), a data source (as is), or an
     iterable of batches (as is, walked by EpochIterator).
 
@@ -245,6 +247,7 @@ def batches_for(x, y, batch_size, shuffle, need_y=True, sample_weight=None):
         y: labels `(n, ...)` for arrays; must be None otherwise (the batches carry y).
         batch_size: for arrays; None means 32, Keras's default. Must be None otherwise.
         sample_weight: per-sample weights `(n,)` for arrays; None otherwise.
+        single: (one input?, one output?): where true, a list of arrays is one stacked array.
     """
     if is_data_source(x) or is_batch_iterable(x):
         what = "a data source" if is_data_source(x) else "a generator or an iterable of batches"
@@ -253,9 +256,9 @@ def batches_for(x, y, batch_size, shuffle, need_y=True, sample_weight=None):
                 raise ValueError(f"`{name}` must be None when `x` is {what}: its batches carry "
                                  f"the labels (and sample weights) and decide their size")
         return x
-    x = as_array(x, "x")
+    x = as_array(x, "x", single[0])
     if need_y:
-        y = as_array(y, "y")
+        y = as_array(y, "y", single[1])
         check_same_length(x, y)
     if sample_weight is not None:
         sample_weight = map_structure(lambda w: None if w is None else np.asarray(w), sample_weight)
@@ -269,7 +272,7 @@ def batches_for(x, y, batch_size, shuffle, need_y=True, sample_weight=None):
     return ArrayBatches(x, y if need_y else None, int(batch_size), shuffle, sample_weight)
 
 
-def split_validation(x, y, validation_split, sample_weight=None):
+def split_validation(x, y, validation_split, sample_weight=None, single=(False, False)):
     """The last `validation_split` of the samples (before any shuffling), as Keras takes them.
 
     Returns:
@@ -281,7 +284,7 @@ def split_validation(x, y, validation_split, sample_weight=None):
     if is_data_source(x) or is_batch_iterable(x):
         raise ValueError("validation_split is only supported for NumPy arrays, not for a data "
                          "source or a generator; pass validation_data= instead")
-    x, y = as_array(x, "x"), as_array(y, "y")
+    x, y = as_array(x, "x", single[0]), as_array(y, "y", single[1])
     check_same_length(x, y)
     n = num_samples(x)
     split_at = int(math.floor(n * (1.0 - validation_split)))

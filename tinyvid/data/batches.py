@@ -169,7 +169,16 @@ class FrameBatches:
 
     def _read_ahead(self, video: int) -> np.ndarray | None:
         """Video `video`'s frames from the workers, after scheduling the videos of the batches
-        up to max_queue_size after the one that first needs it."""
+        up to max_queue_size after the one that first needs it. Frames already in the frame
+        cache are read here (a plain file read costs less than asking a worker), so the workers
+        start only when a video is not cached: a warm epoch runs without them."""
+        if self._reader is None or not self._reader.has(video):
+            try:
+                frames = self.folder.cached_frames(video)
+            except OSError:
+                frames = None  # the worker will meet the same error and report it
+            if frames is not None:
+                return frames
         if self._reader is None:
             self._reader = VideoReader(self.folder, self.workers, self.use_multiprocessing)
         if self._plan is None:

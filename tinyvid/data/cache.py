@@ -70,8 +70,9 @@ class FrameCache:
     Args:
         folder: the cache folder for this dataset (created when the first entry is written).
         root: the dataset's root; entries mirror the videos' paths relative to it.
-        num_frames, size: the settings of read_video the frames were read with (size None
-            keeps each video's own size: any height and width are then accepted).
+        num_frames, size: the settings of read_video the frames were read with (None reads
+            every frame, or keeps each video's own size: any count, or any height and width,
+            is then accepted).
         max_bytes: None for no bound, or the most bytes of entries `limit_folder` may hold.
         limit_folder: the folder whose total size `max_bytes` bounds (default `folder`); a
             VideoFolder passes the cache_dir the user gave, shared by several datasets.
@@ -88,7 +89,7 @@ class FrameCache:
     def entry_path(self, video: pathlib.Path) -> pathlib.Path:
         relative = video.relative_to(self.root)
         size = "native" if self.size is None else f"{self.size[0]}x{self.size[1]}"
-        frames = "all" if self.num_frames is None else self.num_frames  # None: every frame
+        frames = "all" if self.num_frames is None else self.num_frames
         return self.folder / relative.parent / f"{relative.name}.{frames}f.{size}.npy"
 
     def key(self, video: pathlib.Path) -> dict:
@@ -161,8 +162,9 @@ class FrameCache:
         read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
                        else np.lib.format.read_array_header_2_0)
         shape, fortran_order, dtype = read_header(f)
-        count = shape[0] if self.num_frames is None else self.num_frames  # None: every frame
-        expected = (count,) + (tuple(self.size) if self.size else tuple(shape[1:3]))
+        # Any count when every frame is read (num_frames None), any size when size is None.
+        expected = ((shape[0] if self.num_frames is None else self.num_frames,)
+                    + (tuple(self.size) if self.size else tuple(shape[1:3])))
         if (dtype != np.uint8 or fortran_order or len(shape) != 4 or shape[:3] != expected
                 or shape[3] != 3 or min(shape) < 1):
             raise ValueError(f"frames of shape {shape} {dtype}, expected {expected + (3,)} uint8")

@@ -137,6 +137,13 @@ class VideoFolder:
         """(frames, label): frames uint8 (num_frames, height, width, 3), label an int."""
         return self.read_frames(i), int(self.labels[i])
 
+    def cached_frames(self, i: int) -> np.ndarray | None:
+        """The frames of video i if the frame cache holds them, else None (no decoding)."""
+        if self.cache is None:
+            return None
+        frames = self.cache.load(self.videos[i])
+        return frames if isinstance(frames, np.ndarray) else None
+
     def read_frames(self, i: int) -> np.ndarray:
         """The frames of video i, from the cache or decoded (and then cached)."""
         path = self.videos[i]

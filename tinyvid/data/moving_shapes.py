@@ -12,6 +12,8 @@ import json
 import os
 import pathlib
 import zlib
+from collections.abc import Sequence
+from typing import Any
 
 import imageio.v3 as iio
 import numpy as np
@@ -23,7 +25,8 @@ MOVING_SHAPES_CLASSES = ("red_circle", "green_square", "blue_triangle",
                          "yellow_circle", "magenta_square", "cyan_triangle")
 
 
-def moving_shapes_video(name, index, num_frames=16, size=64, seed=0):
+def moving_shapes_video(name: str, index: int, num_frames: int = 16, size: int = 64,
+                        seed: int = 0) -> np.ndarray:
     """The frames of one moving-shapes video, before encoding: the same arguments, the same pixels.
 
     A shape of the class's colour (a little jittered) moves in a straight line and bounces off
@@ -68,8 +71,9 @@ def moving_shapes_video(name, index, num_frames=16, size=64, seed=0):
     return frames
 
 
-def make_moving_shapes(root, videos_per_class=30, num_frames=16, size=64, seed=0, fps=10,
-                       classes=MOVING_SHAPES_CLASSES):
+def make_moving_shapes(root: str | os.PathLike[str], videos_per_class: int = 30,
+                       num_frames: int = 16, size: int = 64, seed: int = 0, fps: int = 10,
+                       classes: Sequence[str] = MOVING_SHAPES_CLASSES) -> pathlib.Path:
     """Write the moving-shapes dataset as h264 mp4 files (yuv420p), one sub-folder per class.
 
     The default (6 classes x 30 videos x 16 frames of 64x64) writes in a few seconds and is
@@ -127,7 +131,7 @@ def make_moving_shapes(root, videos_per_class=30, num_frames=16, size=64, seed=0
     return root
 
 
-def _read_marker(marker):
+def _read_marker(marker: pathlib.Path) -> Any:
     """The parameters the folder was made with, or None when it is missing or unreadable."""
     try:
         return json.loads(marker.read_text(encoding="utf-8"))

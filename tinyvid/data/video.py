@@ -23,11 +23,11 @@ How it reads, and why:
 Why PyAV directly and not imageio's v3 API (which tinyvid still uses to write videos): imageio's
 PyAV plugin runs a full `gc.collect()` every time it closes a file (to free the cycle between
 PyAV's filter graph and its filters on the closing thread). A full collection walks every object
-the process tracks, so reading a video got slower with everything else the process held: with
-torch imported, about 200,000 objects, it read at a seventh of PyAV's speed. Without a filter
-graph there is no cycle to collect, so this module converts with `VideoFrame.to_ndarray` (and
-its swscale "area" resize) and never touches the garbage collector. See
-docs/upstream/imageio-gc-collect.md for the report to imageio.
+the process tracks, so reading a video got slower with everything else the process held (a
+process that imported torch holds about 200,000). Without a filter graph there is no cycle to
+collect, so this module converts with `VideoFrame.to_ndarray` (and its swscale "area" resize)
+and never touches the garbage collector. docs/performance.md ("Data path") has the figures and
+docs/upstream/imageio-gc-collect.md the report to imageio.
 
 Any file FFmpeg cannot read raises `VideoReadError` (a ValueError) naming the file and the
 reason; a missing file raises FileNotFoundError naming the path.
@@ -145,6 +145,10 @@ def read_video(path: PathLike, num_frames: int | None = None,
         formats are converted to rgb24 by FFmpeg (an alpha channel is dropped, not blended).
         With no options the frames are exactly what PyAV's `frame.to_ndarray(format="rgb24")`
         gives for the same file.
+
+    Decodes with PyAV directly rather than through imageio's v3 API: imageio's PyAV plugin runs
+    a full garbage collection each time it closes a file, which makes every read as slow as the
+    process is big (the module docstring says more). Nothing process-wide is changed.
 
     Raises:
         FileNotFoundError: no file at `path`.

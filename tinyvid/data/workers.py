@@ -19,6 +19,9 @@ Threads or processes:
   starts; frames come back through a queue. A worker ignores Ctrl-C: the main process gets it,
   and its workers (daemon processes and threads) end with it or with `close()`.
 
+As with Keras's PyDataset and any "spawn" start, a script that uses processes must start its
+work under `if __name__ == "__main__":` (each new process imports the script's main module).
+
 An error in a worker is sent back and raised in the main process when that video's frames are
 asked for: the same VideoReadError, naming the file.
 """
@@ -69,6 +72,10 @@ class VideoReader:
                 self._pending.add(video)
                 self._tasks.put(video)
 
+    def has(self, video: int) -> bool:
+        """Whether `video` was scheduled (and not yet taken with `frames`)."""
+        return int(video) in self._pending or int(video) in self._done
+
     def frames(self, video: int) -> np.ndarray | None:
         """The frames of `video`, waiting for its worker; raises the error it met reading."""
         video = int(video)
@@ -92,6 +99,11 @@ class VideoReader:
         self._closed = True
         if not self._started:
             return
+        try:  # drop the videos not started yet, so each worker sees its stop sign next
+            while True:
+                self._tasks.get_nowait()
+        except (queue.Empty, OSError, ValueError):
+            pass
         for _ in self._handles:
             self._tasks.put(None)
         for handle in self._handles:

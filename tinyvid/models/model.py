@@ -93,8 +93,94 @@ class Model(Trainer):
     def _output_is_single(self) -> bool:
         return isinstance(self._outputs_struct, KerasTensor)
 
+    def _input_is_single(self) -> bool:
+        return isinstance(self._inputs_struct, KerasTensor)
+
     def _model_nodes(self) -> list[Node]:
         return self._nodes
+
+    # --- weights: every layer's, each shared layer once -----------------------------------------
+
+    def _unique_layers(self) -> list[Any]:
+        unique: dict[int, Any] = {}
+        for layer in self.layers:
+            unique.setdefault(id(layer), layer)
+        return list(unique.values())
+
+    @property
+    def weights(self) -> list[Any]:
+        return [w for layer in self._unique_layers() for w in layer.weights]
+
+    @property
+    def trainable_weights(self) -> list[Any]:
+        if not getattr(self, "trainable", True):
+            return []
+        return [w for layer in self._unique_layers() for w in layer.trainable_weights]
+
+    @property
+    def non_trainable_weights(self) -> list[Any]:
+        trainable = {id(w) for w in self.trainable_weights}
+        return [w for w in self.weights if id(w) not in trainable]
+
+    def get_weights(self) -> list[np.ndarray]:
+        """Copies of all weights as NumPy arrays, layer by layer (kernel, then bias)."""
+        return [w for layer in self._unique_layers() for w in layer.get_weights()]
+
+    def set_weights(self, weights: list[np.ndarray]) -> None:
+        """Set all weights from a flat list in the order of `get_weights()`."""
+        self._check_built("set_weights")
+        weights = list(weights)
+        layers = self._unique_layers()
+        expected = sum(len(layer.weights) for layer in layers)
+        if len(weights) != expected:
+            raise ValueError(f"{type(self).__name__} model '{self.name}' has {expected} weights, but "
+                             f"set_weights received a list of {len(weights)}")
+        start = 0
+        for layer in layers:
+            n = len(layer.weights)
+            layer.set_weights(weights[start:start + n])
+            start += n
+
+    def count_params(self) -> int:
+        self._check_built("count_params")
+        return sum(layer.count_params() for layer in self._unique_layers())
+
+    def _check_built(self, method: str) -> None:
+        """Models built from Input(...) are built; Sequential says how to build it otherwise."""
+
+    # --- saving: dispatched by the file's extension ---------------------------------------------
+
+    def save_weights(self, filepath: Any) -> None:
+        """Save all weights, atomically: `.weights.h5` (Keras's layout, by layer path) or `.npz`
+        (tinyvid's). Any other name is refused."""
+        from tinyvid.training.keras_format import save_weights_file
+
+        self._check_built("save_weights")
+        save_weights_file(self, filepath)
+
+    def load_weights(self, filepath: Any) -> None:
+        """Load weights from a `.weights.h5`, `.keras` or `.npz` file, checking every layer and
+        shape first: a failed load changes nothing."""
+        from tinyvid.training.keras_format import load_weights_file
+
+        self._check_built("load_weights")
+        load_weights_file(self, filepath)
+
+    def save(self, filepath: Any) -> None:
+        """Save the whole model (config, weights, compile settings) as a Keras 3 `.keras` file,
+        which `keras.models.load_model` and `tinyvid.models.load_model` open."""
+        from tinyvid.training.keras_format import save_model
+
+        save_model(self, filepath)
+
+    def to_json(self, **kwargs: Any) -> str:
+        """The model's config as JSON, Keras's `{"class_name": ..., "config": ...}` (no weights);
+        `tinyvid.models.model_from_json` rebuilds the model from it."""
+        import json
+
+        from tinyvid.training.serialization import serialize_model
+
+        return json.dumps(serialize_model(self, include_compile=False), **kwargs)
 
     # --- the forward pass -----------------------------------------------------------------------
 

@@ -60,6 +60,9 @@ class Sequential(Model):
     def _output_is_single(self) -> bool:
         return True
 
+    def _input_is_single(self) -> bool:
+        return True
+
     # --- building: layers and shapes ------------------------------------------------------------
 
     def add(self, layer: Any) -> None:

@@ -45,6 +45,7 @@ class CompiledObjectives:
         self.loss_tracker = metrics.Mean("loss")
         self.output_loss_trackers = [metrics.Mean(f"{name}_loss") for name in self.output_names]
         self.metrics: list[list[metrics.MeanMetric]] | None = None  # made on the first batch
+        self.output_losses: list[float | None] = []
 
     def _per_output(self, value: Any, argument: str, convert: Any, missing: Any = None,
                     broadcast_lists: bool = False) -> list[Any]:
@@ -75,9 +76,9 @@ class CompiledObjectives:
 
     # --- per batch ------------------------------------------------------------------------------
 
-    def total_loss(self, ys: list[Any], y_preds: list[Tensor],
-                   sample_weights: list[Any]) -> tuple[Tensor, list[float | None]]:
-        """J, the weighted sum of the outputs' losses (a scalar Tensor), and each output's loss."""
+    def total_loss(self, ys: list[Any], y_preds: list[Tensor], sample_weights: list[Any]) -> Tensor:
+        """J, the weighted sum of the outputs' losses (a scalar Tensor); each output's loss is
+        kept in `output_losses` for the logs."""
         total: Tensor | None = None
         values: list[float | None] = []
         for loss, weight, y, y_pred, sw in zip(self.losses, self.loss_weights, ys, y_preds,
@@ -91,17 +92,18 @@ class CompiledObjectives:
             total = term if total is None else total + term
         if total is None:
             raise ValueError("compile: no output has a loss; give `loss` for at least one output")
-        return total, values
+        self.output_losses = values
+        return total
 
-    def update(self, ys: list[Any], y_preds: list[np.ndarray], loss: float,
-               output_losses: list[float | None]) -> dict[str, float]:
-        """Add a batch to the running means; return the logs of the epoch so far."""
+    def update(self, ys: list[Any], y_preds: list[np.ndarray], loss: float) -> dict[str, float]:
+        """Add a batch (its losses from the last `total_loss`) to the running means; return the
+        logs of the epoch so far."""
         if self.metrics is None:
             self.metrics = [[metrics.get(m, y, y_pred) for m in ids]
                             for ids, y, y_pred in zip(self.metric_ids, ys, y_preds)]
         batch = len(y_preds[0])
         self.loss_tracker.update(loss, weight=batch)
-        for tracker, value in zip(self.output_loss_trackers, output_losses):
+        for tracker, value in zip(self.output_loss_trackers, self.output_losses):
             if value is not None:
                 tracker.update(value, weight=batch)
         for output_metrics, y, y_pred in zip(self.metrics, ys, y_preds):

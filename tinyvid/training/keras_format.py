@@ -16,7 +16,15 @@ A `.keras` file is a zip archive, laid out as keras/src/saving/saving_lib.py wri
 A layer's path is its class in snake case, numbered within the model in `model.layers` order
 (Keras's `_save_container_state`), not its name: a copy of a model built later in the session
 (named dense_2, ...) still loads the file. A `.weights.h5` file is that same HDF5 file alone.
-The optimizer's state is not saved (Keras then starts a fresh optimizer, with a warning).
+
+A compiled model's .keras file also holds its optimizer's state, as Keras lays it out:
+
+    optimizer/vars/0, 1, 2, ...   iterations, learning_rate, then per trainable weight its slots
+                                  (Adam: momentum, velocity; SGD: momentum), interleaved
+
+so training resumes where it stopped, in tinyvid or in Keras. Optimizers whose slots this file
+does not know (see OPTIMIZER_SLOTS) are saved without state: training then resumes from a fresh
+optimizer, as Keras does when the state does not fit.
 
 Writing goes to a temporary file in the target's folder, then `os.replace`: no partial file is
 ever visible, and no temporary is left behind, even on error. Reading never unpickles (JSON and
@@ -28,6 +36,7 @@ import io
 import json
 import os
 import tempfile
+import warnings
 import zipfile
 from collections.abc import Callable
 from typing import Any
@@ -41,6 +50,25 @@ from tinyvid.training.serialization import deserialize_model, serialize_model
 
 KERAS_VERSION = "3.15.1"  # the Keras 3 version whose layout this follows and is tested against
 WEIGHTS_SUFFIX = ".weights.h5"
+
+
+def optimizer_slots(optimizer: Any) -> tuple[str, ...] | None:
+    """The names of an optimizer's per-weight arrays in Keras's order (Keras's names, which
+    `optimizer.state(weight, *names)` returns); None if unknown. An optimizer may declare its own
+    as a `keras_slots` property."""
+    declared = getattr(optimizer, "keras_slots", None)
+    if declared is not None:
+        return tuple(declared)
+    if not isinstance(optimizer.learning_rate, (int, float, np.floating)):
+        return None  # a schedule: Keras keeps no learning_rate variable then
+    name = type(optimizer).__name__
+    if name in ("Adam", "AdamW"):
+        return ("momentum", "velocity")
+    if name == "SGD":
+        return ("momentum",) if optimizer.momentum else ()
+    if name == "GD":
+        return ()
+    return None
 
 
 def weight_paths(model: Any) -> list[tuple[Any, str]]:
@@ -93,8 +121,8 @@ def _write_atomically(filepath: str, write: Callable[[Any], None], what: str) ->
         raise
 
 
-def _weights_h5_bytes(model: Any) -> bytes:
-    """The HDF5 file of the model's weights, in Keras's layout, as bytes."""
+def _weights_h5_bytes(model: Any, with_optimizer: bool = False) -> bytes:
+    """The HDF5 file of the model's weights (and its optimizer's state), in Keras's layout."""
     buffer = io.BytesIO()
     with h5py.File(buffer, "w") as h5:
         h5.create_group("vars").attrs["name"] = model.name
@@ -103,6 +131,17 @@ def _weights_h5_bytes(model: Any) -> bytes:
             group.attrs["name"] = layer.name
             for i, weight in enumerate(layer.weights):
                 group.create_dataset(str(i), data=weight.data)
+        optimizer: Any = model.optimizer if with_optimizer and model.compiled else None
+        slots = None if optimizer is None else optimizer_slots(optimizer)
+        if slots is not None:
+            group = h5.create_group("optimizer").create_group("vars")
+            group.attrs["name"] = optimizer.name
+            arrays = [np.asarray(optimizer.iterations, np.int32),
+                      np.asarray(optimizer.learning_rate, np.float32)]
+            for weight in model.trainable_weights:
+                arrays += list(optimizer.state(weight, *slots)) if slots else []
+            for i, array in enumerate(arrays):
+                group.create_dataset(str(i), data=array)
     return buffer.getvalue()
 
 
@@ -117,7 +156,7 @@ def save_model(model: Any, filepath: Any) -> None:
     config = json.dumps(serialize_model(model))
     metadata = json.dumps({"keras_version": KERAS_VERSION,
                            "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S")})
-    weights = _weights_h5_bytes(model)
+    weights = _weights_h5_bytes(model, with_optimizer=True)
 
     def write(file: Any) -> None:
         with zipfile.ZipFile(file, "w") as archive:
@@ -185,6 +224,9 @@ def _updates(model: Any, h5: Any, filepath: str, what: str) -> list[tuple[Any, n
                 raise ValueError(f"{what}('{filepath}'): layer '{layer.name}' weight {i} ('{name}') "
                                  f"has shape {weight.shape} in the model but {dataset.shape} in "
                                  f"the file")
+            if dataset.dtype.kind not in "fiu":
+                raise ValueError(f"{what}('{filepath}'): layer '{layer.name}' weight {i} ('{name}') "
+                                 f"holds {dataset.dtype} values, not numbers")
             updates.append((weight, np.asarray(dataset[()])))
     expected = {"/".join(path.split("/")[:2]) for path in expected}  # the model's own layers
     extra = [f"layers/{key}" for key, group in (h5.get("layers") or {}).items()
@@ -200,7 +242,8 @@ def _holds_arrays(group: Any) -> bool:
     return bool(group.visititems(lambda _, item: True if isinstance(item, h5py.Dataset) else None))
 
 
-def _assign(model: Any, weights: bytes | str, filepath: str, what: str) -> None:
+def _assign(model: Any, weights: bytes | str, filepath: str, what: str,
+            with_optimizer: bool = False) -> None:
     try:
         h5 = h5py.File(io.BytesIO(weights) if isinstance(weights, bytes) else weights, "r")
     except OSError as error:
@@ -208,8 +251,42 @@ def _assign(model: Any, weights: bytes | str, filepath: str, what: str) -> None:
                          f"{error}") from error
     with h5:
         updates = _updates(model, h5, filepath, what)
+        optimizer_state = _optimizer_state(model, h5, filepath, what) if with_optimizer else None
     for weight, value in updates:  # every check passed: only now change the model
         np.copyto(weight.data, value, casting="unsafe")
+    if optimizer_state is not None:
+        iterations, slot_arrays = optimizer_state
+        model.optimizer.iterations = iterations
+        for target, value in slot_arrays:
+            np.copyto(target, value, casting="unsafe")
+
+
+def _optimizer_state(model: Any, h5: Any, filepath: str, what: str) -> Any:
+    """(iterations, [(state array, stored value)]) if the file holds state that fits the model's
+    optimizer; None (with a warning when state was there but does not fit) otherwise."""
+    group = h5.get("optimizer/vars")
+    if group is None or not model.compiled:
+        return None
+    slots = optimizer_slots(model.optimizer)
+    weights = model.trainable_weights
+    if len(group) == 2 and int(group["0"][()]) == 0:
+        return None  # an optimizer never stepped (Keras builds its slots on the first step)
+    if slots is None or len(group) != 2 + len(slots) * len(weights):
+        warnings.warn(f"{what}('{filepath}'): skipping the optimizer's state: the file holds "
+                      f"{len(group)} optimizer variables, which do not fit "
+                      f"{type(model.optimizer).__name__} on {len(weights)} weights", stacklevel=4)
+        return None
+    pairs = []
+    index = 2
+    for weight in weights:
+        for target in (model.optimizer.state(weight, *slots) if slots else ()):
+            value = group[str(index)]
+            if value.shape != target.shape:
+                raise ValueError(f"{what}('{filepath}'): optimizer variable {index} has shape "
+                                 f"{value.shape}, but the model's weight needs {target.shape}")
+            pairs.append((target, np.asarray(value[()])))
+            index += 1
+    return int(group["0"][()]), pairs
 
 
 def load_weights_file(model: Any, filepath: Any) -> None:
@@ -244,5 +321,5 @@ def load_model(filepath: Any, compile: bool = True) -> Any:
     filepath = os.fspath(filepath)
     config, weights = _read_archive(filepath, "load_model")
     model = deserialize_model(config, f"load_model('{filepath}'): ", compile=compile)
-    _assign(model, weights, filepath, "load_model")
+    _assign(model, weights, filepath, "load_model", with_optimizer=True)
     return model

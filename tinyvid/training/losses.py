@@ -11,6 +11,9 @@ Two levels, as in Keras:
 `y_true` is a NumPy array (labels never need a gradient); `y_pred` is the model's output Tensor.
 """
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 
 from tinyvid import nn
@@ -22,13 +25,15 @@ __all__ = [
     "CategoricalCrossentropy", "SparseCategoricalCrossentropy", "ALL", "get",
 ]
 
+LossFn = Callable[..., Tensor]  # (y_true, y_pred, **options) -> one loss per sample
+
 EPSILON = 1e-7  # Keras's backend.epsilon(): probabilities are clipped to [eps, 1 - eps] before log
 
 
 # --- the document's two losses -----------------------------------------------------------------
 
 
-def mean_squared_error(y_true, y_pred):
+def mean_squared_error(y_true: Any, y_pred: Any) -> Tensor:
     """Mean squared error per sample (the document, section 3.2.1):
 
         MSE = \\frac{1}{n} \\sum_{i=1}^{n} (y_i - \\hat{y}_i)^2
@@ -45,7 +50,7 @@ def mean_squared_error(y_true, y_pred):
     return (diff * diff).mean(axis=-1)
 
 
-def binary_crossentropy(y_true, y_pred, from_logits=False):
+def binary_crossentropy(y_true: Any, y_pred: Any, from_logits: bool = False) -> Tensor:
     """Binary cross-entropy per sample (the document, section 3.2.2):
 
         CE = -\\frac{1}{n} \\sum_{i=1}^{n} [y_i \\log(\\hat{y}_i) + (1 - y_i) \\log(1 - \\hat{y}_i)]
@@ -64,7 +69,7 @@ def binary_crossentropy(y_true, y_pred, from_logits=False):
         A Tensor `(batch,)`: the mean over the d outputs of each sample.
     """
     y_pred, y_true = _prepare(y_true, y_pred, "binary_crossentropy")
-    if not from_logits and y_pred.activation == "sigmoid":
+    if not from_logits and y_pred.activation == "sigmoid" and y_pred.logits is not None:
         y_pred, from_logits = y_pred.logits, True  # see _logits_of_softmax below
     if from_logits:
         return nn.sigmoid_cross_entropy_with_logits(y_pred, y_true.data).mean(axis=-1)
@@ -72,7 +77,7 @@ def binary_crossentropy(y_true, y_pred, from_logits=False):
     return -(y_true * p.log() + (1 - y_true) * (1 - p).log()).mean(axis=-1)
 
 
-def categorical_crossentropy(y_true, y_pred, from_logits=False):
+def categorical_crossentropy(y_true: Any, y_pred: Any, from_logits: bool = False) -> Tensor:
     """Categorical cross-entropy per sample: the document's cross-entropy (section 3.2.2) for k
     classes, with one-hot labels y:
 
@@ -97,7 +102,8 @@ def categorical_crossentropy(y_true, y_pred, from_logits=False):
     return -(y_true * _log_probabilities(y_pred, from_logits)).sum(axis=-1)
 
 
-def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False):
+def sparse_categorical_crossentropy(y_true: Any, y_pred: Any,
+                                    from_logits: bool = False) -> Tensor:
     """Categorical cross-entropy with integer labels (the class index of each sample):
 
         CE = -\\frac{1}{n} \\sum_{i=1}^{n} \\log(\\hat{y}_{i, y_i})
@@ -137,7 +143,7 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False):
 # --- how the cross-entropies take logarithms -------------------------------------------------
 
 
-def _log_probabilities(y_pred, from_logits):
+def _log_probabilities(y_pred: Tensor, from_logits: bool) -> Tensor:
     """log(y_hat) along the last axis, from probabilities or from logits."""
     logits = y_pred if from_logits else _logits_of_softmax(y_pred)
     if logits is not None:
@@ -146,7 +152,7 @@ def _log_probabilities(y_pred, from_logits):
     return p.clip(EPSILON, 1 - EPSILON).log()
 
 
-def _logits_of_softmax(y_pred):
+def _logits_of_softmax(y_pred: Tensor) -> Tensor | None:
     """The logits z if y_pred = softmax(z) over the last axis, else None.
 
     `nn.softmax` marks its output with its input (`y_pred.logits`, `y_pred.activation ==
@@ -161,17 +167,17 @@ def _logits_of_softmax(y_pred):
 # --- checking and shaping the inputs ------------------------------------------------------------
 
 
-def _as_tensor(y_pred):
+def _as_tensor(y_pred: Any) -> Tensor:
     return y_pred if isinstance(y_pred, Tensor) else Tensor(y_pred)
 
 
-def _as_labels(y_true, dtype):
+def _as_labels(y_true: Any, dtype: np.dtype) -> Tensor:
     """Labels as a constant Tensor of the predictions' dtype (float32 stays float32)."""
     data = y_true.data if isinstance(y_true, Tensor) else y_true
     return Tensor(np.asarray(data, dtype=dtype))
 
 
-def _prepare(y_true, y_pred, name):
+def _prepare(y_true: Any, y_pred: Any, name: str) -> tuple[Tensor, Tensor]:
     """Tensors of matching shape; labels `(batch,)` against predictions `(batch, 1)` get the 1."""
     y_pred = _as_tensor(y_pred)
     y_true = _as_labels(y_true, y_pred.dtype)
@@ -183,7 +189,7 @@ def _prepare(y_true, y_pred, name):
     return y_pred, y_true
 
 
-def _categorical_label_error(labels, pred_shape):
+def _categorical_label_error(labels: np.ndarray, pred_shape: tuple[int, ...]) -> str:
     message = (f"categorical_crossentropy: received labels of shape {labels.shape} for predictions "
                f"of shape {pred_shape}; ")
     looks_sparse = labels.shape == pred_shape[:-1] or labels.shape == pred_shape[:-1] + (1,)
@@ -208,11 +214,13 @@ class Loss:
 
     name = "loss"
 
-    def __init__(self, fn=None, name=None, **kwargs):
+    def __init__(self, fn: LossFn | None = None, name: str | None = None, **kwargs: Any) -> None:
         self.fn, self.kwargs = fn, kwargs
-        self.name = name or getattr(fn, "__name__", self.name)
+        self.name = name or str(getattr(fn, "__name__", self.name))
 
-    def call(self, y_true, y_pred):
+    def call(self, y_true: Any, y_pred: Any) -> Tensor:
+        if self.fn is None:
+            raise NotImplementedError(f"{type(self).__name__}: give a loss function or override call")
         return self.fn(y_true, y_pred, **self.kwargs)
 
     def __call__(self, y_true, y_pred, sample_weight=None):
@@ -229,31 +237,33 @@ class Loss:
                              f"sample")
         return (values * weights).sum() * (1.0 / values.size)  # sum(w_i l_i) / n
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name}>"
 
 
 class MeanSquaredError(Loss):
-    def __init__(self, name="mean_squared_error"):
+    def __init__(self, name: str = "mean_squared_error") -> None:
         super().__init__(mean_squared_error, name)
 
 
 class BinaryCrossentropy(Loss):
-    def __init__(self, from_logits=False, name="binary_crossentropy"):
+    def __init__(self, from_logits: bool = False, name: str = "binary_crossentropy") -> None:
         super().__init__(binary_crossentropy, name, from_logits=from_logits)
 
 
 class CategoricalCrossentropy(Loss):
-    def __init__(self, from_logits=False, name="categorical_crossentropy"):
+    def __init__(self, from_logits: bool = False,
+                 name: str = "categorical_crossentropy") -> None:
         super().__init__(categorical_crossentropy, name, from_logits=from_logits)
 
 
 class SparseCategoricalCrossentropy(Loss):
-    def __init__(self, from_logits=False, name="sparse_categorical_crossentropy"):
+    def __init__(self, from_logits: bool = False,
+                 name: str = "sparse_categorical_crossentropy") -> None:
         super().__init__(sparse_categorical_crossentropy, name, from_logits=from_logits)
 
 
-ALL = {
+ALL: dict[str, type[Loss]] = {
     "mean_squared_error": MeanSquaredError, "mse": MeanSquaredError,
     "MeanSquaredError": MeanSquaredError,
     "binary_crossentropy": BinaryCrossentropy, "BinaryCrossentropy": BinaryCrossentropy,
@@ -264,7 +274,7 @@ ALL = {
 }
 
 
-def get(identifier):
+def get(identifier: Any) -> Loss:
     """A Loss from a name ('mse', 'categorical_crossentropy', ...), a Loss, or a function
     `fn(y_true, y_pred)` returning per-sample losses (wrapped to average over the batch).
 

@@ -16,17 +16,17 @@ import numpy as np
 _generator = np.random.default_rng()
 
 
-def generator():
+def generator() -> np.random.Generator:
     """The shared `numpy.random.Generator`. Call this each time: `seed()` replaces it."""
     return _generator
 
 
-def seed(value):
+def seed(value: int | None) -> None:
     """Restart the shared generator from `value` (an int)."""
     global _generator
     _generator = np.random.default_rng(value)
 
 
-def generator_for(seed_value):
+def generator_for(seed_value: int | None) -> np.random.Generator:
     """A private generator when a seed is given, otherwise the shared one."""
     return _generator if seed_value is None else np.random.default_rng(seed_value)

@@ -2,7 +2,7 @@
 
 A Model (models/model.py, a graph of layers) and a Sequential (models/sequential.py, a chain)
 inherit these methods; each gives the trainer `model(x, training)`, `model.layers` and its output
-names. Training is one loop (`fit`), and each turn of it is one `train_step`:
+names, and its weights. Training is one loop (`fit`), and each turn of it is one `train_step`:
 
     batch (x, y, w) -> forward: y_hat = model(x) -> loss J(y, y_hat, w) -> backward: grad J into
     each weight's .grad -> optimizer step: theta <- theta - alpha * ... (see optimizers.py)
@@ -18,6 +18,7 @@ from tinyvid import distribution
 from tinyvid.autograd.grad_mode import no_grad
 from tinyvid.data.adapters import (
     EpochIterator,
+    as_array,
     batches_for,
     class_weights_for,
     is_batch_iterable,
@@ -57,94 +58,25 @@ class Trainer:
     def _output_is_single(self) -> bool:
         raise NotImplementedError
 
+    def _input_is_single(self) -> bool:
+        raise NotImplementedError
+
+    def _single(self) -> tuple[bool, bool]:
+        """(one input?, one output?): how lists in x and y are read (data/adapters.py)."""
+        return self._input_is_single(), self._output_is_single()
+
     def __call__(self, x: Any, training: bool = False) -> Any:
         raise NotImplementedError
 
     def _summary_rows(self) -> list[Any]:
         raise NotImplementedError
 
-    # --- weights: every layer's, each shared layer once -----------------------------------------
-
-    def _unique_layers(self) -> list[Any]:
-        unique: dict[int, Any] = {}
-        for layer in self.layers:
-            unique.setdefault(id(layer), layer)
-        return list(unique.values())
-
-    @property
-    def weights(self) -> list[Any]:
-        return [w for layer in self._unique_layers() for w in layer.weights]
-
     @property
     def trainable_weights(self) -> list[Any]:
-        if not getattr(self, "trainable", True):
-            return []
-        return [w for layer in self._unique_layers() for w in layer.trainable_weights]
+        raise NotImplementedError
 
-    @property
-    def non_trainable_weights(self) -> list[Any]:
-        trainable = {id(w) for w in self.trainable_weights}
-        return [w for w in self.weights if id(w) not in trainable]
-
-    def get_weights(self) -> list[np.ndarray]:
-        """Copies of all weights as NumPy arrays, layer by layer (kernel, then bias)."""
-        return [w for layer in self._unique_layers() for w in layer.get_weights()]
-
-    def set_weights(self, weights: list[np.ndarray]) -> None:
-        """Set all weights from a flat list in the order of `get_weights()`."""
-        self._check_built("set_weights")
-        weights = list(weights)
-        layers = self._unique_layers()
-        expected = sum(len(layer.weights) for layer in layers)
-        if len(weights) != expected:
-            raise ValueError(f"{type(self).__name__} model '{self.name}' has {expected} weights, but "
-                             f"set_weights received a list of {len(weights)}")
-        start = 0
-        for layer in layers:
-            n = len(layer.weights)
-            layer.set_weights(weights[start:start + n])
-            start += n
-
-    def count_params(self) -> int:
-        self._check_built("count_params")
-        return sum(layer.count_params() for layer in self._unique_layers())
-
-    def _check_built(self, method: str) -> None:
-        """Models built from Input(...) are built; Sequential says how to build it otherwise."""
-
-    # --- saving: dispatched by the file's extension ---------------------------------------------
-
-    def save_weights(self, filepath: Any) -> None:
-        """Save all weights, atomically: `.weights.h5` (Keras's layout, by layer path) or `.npz`
-        (tinyvid's). Any other name is refused."""
-        from tinyvid.training.keras_format import save_weights_file
-
-        self._check_built("save_weights")
-        save_weights_file(self, filepath)
-
-    def load_weights(self, filepath: Any) -> None:
-        """Load weights from a `.weights.h5`, `.keras` or `.npz` file, checking every layer and
-        shape first: a failed load changes nothing."""
-        from tinyvid.training.keras_format import load_weights_file
-
-        self._check_built("load_weights")
-        load_weights_file(self, filepath)
-
-    def save(self, filepath: Any) -> None:
-        """Save the whole model (config, weights, compile settings) as a Keras 3 `.keras` file,
-        which `keras.models.load_model` and `tinyvid.models.load_model` open."""
-        from tinyvid.training.keras_format import save_model
-
-        save_model(self, filepath)
-
-    def to_json(self, **kwargs: Any) -> str:
-        """The model's config as JSON, Keras's `{"class_name": ..., "config": ...}` (no weights);
-        `tinyvid.models.model_from_json` rebuilds the model from it."""
-        import json
-
-        from tinyvid.training.serialization import serialize_model
-
-        return json.dumps(serialize_model(self, include_compile=False), **kwargs)
+    def _unique_layers(self) -> list[Any]:
+        raise NotImplementedError
 
     # --- compile: choose the optimizer, the losses and the metrics ------------------------------
 
@@ -193,19 +125,19 @@ class Trainer:
 
     # --- one step -------------------------------------------------------------------------------
 
-    def compute_loss(self, y: Any, y_pred: Any, sample_weight: Any = None) -> tuple[Any, list]:
-        """J (a scalar Tensor) and each output's loss, for targets and predictions in the
-        model's output structure."""
+    def compute_loss(self, y: Any, y_pred: Any, sample_weight: Any = None) -> Any:
+        """J, a scalar Tensor, for targets and predictions in the model's output structure: the
+        loss (or the weighted sum of the outputs' losses), each weighted per sample if asked."""
         names, single = self.output_names, self._output_is_single()
         return self._objectives.total_loss(per_output(y, names, single, "y"),
                                            per_output(y_pred, names, single, "the prediction"),
                                            per_output(sample_weight, names, single, "sample_weight"))
 
-    def _update_metrics(self, y: Any, y_pred: Any, loss: float, output_losses: list) -> dict:
+    def _update_metrics(self, y: Any, y_pred: Any, loss: float) -> dict:
         names, single = self.output_names, self._output_is_single()
         return self._objectives.update(per_output(y, names, single, "y"),
                                        [t.data for t in per_output(y_pred, names, single, "y_pred")],
-                                       loss, output_losses)
+                                       loss)
 
     def train_step(self, x: Any, y: Any, sample_weight: Any = None) -> dict[str, float]:
         """One step of gradient descent on one batch; returns the running logs of the epoch.
@@ -220,13 +152,13 @@ class Trainer:
         if n == 0:  # data-parallel: this rank's share of a short last batch is empty
             return distribution.step_without_samples(self.optimizer, weights, self._trackers())
         y_pred = self(x, training=True)  # forward: the engine records each op
-        loss, output_losses = self.compute_loss(y, y_pred, sample_weight)  # J: a scalar Tensor
+        loss = self.compute_loss(y, y_pred, sample_weight)  # J: a scalar Tensor, the batch's mean
         loss.backward()  # backward: grad J(theta) into every weight's .grad
         distribution.average_gradients(weights, n)  # data-parallel: one Allreduce of them all
         self.optimizer.apply_gradients([(w.grad, w) for w in weights])  # step: update theta
         for w in weights:
             w.grad = None  # a 59 MB kernel gradient is not kept alive until the next step
-        logs = self._update_metrics(y, y_pred, loss.item(), output_losses)
+        logs = self._update_metrics(y, y_pred, loss.item())
         return distribution.reduce_logs(self._trackers(), logs)  # data-parallel: global means
 
     def _trackers(self) -> list[Any]:
@@ -240,8 +172,8 @@ class Trainer:
         """The loss and metrics on one batch, added to the running logs; no gradients."""
         with no_grad():
             y_pred = self(x)
-            loss, output_losses = self.compute_loss(y, y_pred, sample_weight)
-        return self._update_metrics(y, y_pred, loss.item(), output_losses)
+            loss = self.compute_loss(y, y_pred, sample_weight)
+        return self._update_metrics(y, y_pred, loss.item())
 
     def predict_step(self, x: Any) -> Any:
         """The model's outputs for one batch, as NumPy arrays in the outputs' structure."""
@@ -293,22 +225,22 @@ class Trainer:
         _check_fit_options(class_weight, sample_weight, initial_epoch, epochs, validation_freq,
                            self._output_is_single())
         if validation_split and validation_data is None:
-            (x, y, sample_weight), validation_data = split_validation(x, y, validation_split,
-                                                                      sample_weight)
+            (x, y, sample_weight), validation_data = split_validation(
+                x, y, validation_split, sample_weight, self._single())
         train_batch_size = batch_size
         if self.optimizer.full_batch and not (is_data_source(x) or is_batch_iterable(x)):
-            n = num_samples(x)
+            n = num_samples(as_array(x, "x", self._input_is_single()))
             if batch_size is not None and batch_size < n:
                 raise ValueError(f"The GD optimizer is full-batch gradient descent: each step uses all "
                                  f"{n} samples, so batch_size={batch_size} does not apply. "
                                  f"Use SGD for mini-batches.")
             train_batch_size = n
-        train = EpochIterator(batches_for(x, y, train_batch_size, shuffle,
-                                          sample_weight=sample_weight), steps_per_epoch)
+        train = EpochIterator(batches_for(x, y, train_batch_size, shuffle, sample_weight=sample_weight,
+                                          single=self._single()), steps_per_epoch)
         if train.steps == 0:
             raise ValueError("fit: the training data has no batches")
         val = None if validation_data is None else EpochIterator(
-            _validation_batches(validation_data, batch_size), validation_steps)
+            _validation_batches(validation_data, batch_size, self._single()), validation_steps)
         checks.check_fit_arrays(train.data, None if val is None else val.data)  # NaN, inf
         verbose = 1 if verbose == "auto" else verbose
         first_tuning = process.training_tuning_enabled() and not process.is_tuned()
@@ -392,7 +324,8 @@ class Trainer:
         self._check_compiled("evaluate")
         verbose = 1 if verbose == "auto" else verbose
         batches = EpochIterator(batches_for(x, y, batch_size, shuffle=False,
-                                            sample_weight=sample_weight), steps)
+                                            sample_weight=sample_weight, single=self._single()),
+                                steps)
         return _flatten_logs(self._test_loop(batches, verbose), return_dict)
 
     def test_on_batch(self, x: Any, y: Any, sample_weight: Any = None,
@@ -409,7 +342,8 @@ class Trainer:
         Returns:
             A NumPy array `(n, ...)`, or a list/dict of them for several outputs.
         """
-        batches = EpochIterator(batches_for(x, None, batch_size, shuffle=False, need_y=False), steps)
+        batches = EpochIterator(batches_for(x, None, batch_size, shuffle=False, need_y=False,
+                                            single=self._single()), steps)
         verbose = 1 if verbose == "auto" else verbose
         progbar = Progbar(batches.steps, verbose) if verbose else None
         outputs = []
@@ -459,13 +393,15 @@ def _check_fit_options(class_weight: Any, sample_weight: Any, initial_epoch: Any
             raise ValueError(f"`{name}` must be an integer >= {lowest}, received {name}={value!r}")
 
 
-def _validation_batches(validation_data: Any, batch_size: int | None) -> Any:
+def _validation_batches(validation_data: Any, batch_size: int | None,
+                        single: tuple[bool, bool]) -> Any:
     if is_data_source(validation_data) or is_batch_iterable(validation_data) and not (
             isinstance(validation_data, tuple) and len(validation_data) in (2, 3)):
         return validation_data
     if isinstance(validation_data, (tuple, list)) and len(validation_data) in (2, 3):
         x, y, *rest = validation_data
-        return batches_for(x, y, batch_size, shuffle=False, sample_weight=rest[0] if rest else None)
+        return batches_for(x, y, batch_size, shuffle=False, sample_weight=rest[0] if rest else None,
+                           single=single)
     received = type(validation_data).__name__
     if isinstance(validation_data, (tuple, list)):
         received += f" of {len(validation_data)} items"
