@@ -330,3 +330,24 @@ def test_weights_files_go_both_ways(tmp_path, family):
     other.save_weights(tmp_path / "theirs.weights.h5")
     mine.load_weights(tmp_path / "theirs.weights.h5")
     np.testing.assert_allclose(predict(mine, x), predict(other, x), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("family", ["clips", "frames_then_time"])
+def test_training_resumes_in_keras_with_the_momentum_for_the_video_layers(tmp_path, family):
+    """A step in tinyvid, save, a step in Keras: the weights equal two steps in tinyvid, so
+    SGD's momentum reached Keras in the order of the layers' weights (a cell's, a wrapped
+    layer's, BatchNormalization's gamma and beta). SGD, not Adam: on this model Adam's steps
+    already differ between the two libraries without any saving (it divides near-zero
+    gradients by their own size, so float32 rounding decides the step)."""
+    build, make_x = FAMILIES[family]
+    model = build(tinyvid)
+    model.compile(optimizer=tinyvid.optimizers.SGD(0.05, momentum=0.9), loss="mse")
+    x = make_x()
+    y = np.random.default_rng(8).random(model.predict(x, verbose=0).shape, dtype=np.float32)
+    model.fit(x, y, batch_size=len(x), epochs=1, shuffle=False, verbose=0)
+    model.save(tmp_path / "one_step.keras")
+    in_keras = keras.models.load_model(tmp_path / "one_step.keras")
+    in_keras.fit(x, y, batch_size=len(x), epochs=1, shuffle=False, verbose=0)
+    model.fit(x, y, batch_size=len(x), epochs=1, shuffle=False, verbose=0)
+    for a, b in zip(in_keras.get_weights(), model.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
