@@ -359,6 +359,11 @@ KERAS_DEFAULTS_ONLY: dict[str, Any] = {
     "kernel_constraint": None, "bias_constraint": None, "quantization_config": None,
     "lora_rank": None, "lora_alpha": None, "groups": 1, "sparse": False, "ragged": False,
     "optional": False,
+    # BatchNormalization
+    "renorm": False, "renorm_clipping": None, "renorm_momentum": 0.99,
+    # GRU and LSTM
+    "stateful": False, "unroll": False, "zero_output_for_mask": False,
+    "recurrent_regularizer": None, "recurrent_constraint": None,
 }
 
 

@@ -39,6 +39,9 @@ class Masking(Layer):
         values = np.asarray(getattr(x, "data", x))
         return np.any(values != self.mask_value, axis=tuple(range(2, values.ndim)))
 
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "mask_value": self.mask_value}
+
     def call(self, x: Tensor, training: bool = False) -> Tensor:
         keep = self.compute_mask(x).astype(x.dtype)
         return x * keep.reshape(keep.shape + (1,) * (x.ndim - 2))

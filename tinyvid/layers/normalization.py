@@ -14,7 +14,9 @@ tinyvid.nn.batch_normalization, fused forward and backward.
 """
 
 import numbers
+from typing import Any
 
+from tinyvid.layers import initializers
 from tinyvid.layers.base import InputSpec, Layer
 from tinyvid.nn.normalization import (
     BatchNormInference,
@@ -98,3 +100,15 @@ class BatchNormalization(Layer):
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)
+
+    def get_config(self) -> dict[str, Any]:
+        serialize = initializers.serialize
+        return {**super().get_config(), "axis": self.axis, "momentum": self.momentum,
+                "epsilon": self.epsilon, "center": self.center, "scale": self.scale,
+                "beta_initializer": serialize(self.beta_initializer),
+                "gamma_initializer": serialize(self.gamma_initializer),
+                "moving_mean_initializer": serialize(self.moving_mean_initializer),
+                "moving_variance_initializer": serialize(self.moving_variance_initializer),
+                "beta_regularizer": None, "gamma_regularizer": None, "beta_constraint": None,
+                "gamma_constraint": None, "synchronized": False, "renorm": False,
+                "renorm_clipping": None, "renorm_momentum": 0.99}

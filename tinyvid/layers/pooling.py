@@ -111,6 +111,10 @@ class _Pooling3D(Layer):
                  for size, p, s in zip(input_shape[1:4], self.pool_size, self.strides)]
         return (input_shape[0], *sizes, input_shape[4])
 
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "pool_size": list(self.pool_size), "padding": self.padding,
+                "strides": list(self.strides), "data_format": "channels_last"}
+
     def build(self, input_shape):
         if any(d is not None and d <= 0 for d in self.compute_output_shape(input_shape)[1:4]):
             raise ValueError(
@@ -154,6 +158,9 @@ class _GlobalPooling(Layer):
     def compute_output_shape(self, input_shape):
         n, c = input_shape[0], input_shape[-1]
         return (n,) + (1,) * (self.ndim - 2) + (c,) if self.keepdims else (n, c)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "data_format": "channels_last", "keepdims": self.keepdims}
 
 
 class GlobalMaxPooling2D(_GlobalPooling):

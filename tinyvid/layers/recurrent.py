@@ -139,6 +139,29 @@ class _Recurrent(Layer):
             return [output_mask] + [None] * (self.gates // 2)
         return output_mask
 
+    def get_config(self) -> dict[str, Any]:
+        """Keras's keys; those of features tinyvid lacks (stateful, unroll, regularizers,
+        constraints) at Keras's defaults, the only values `from_config` accepts."""
+        serialize = initializers.serialize
+        return {**super().get_config(), "return_sequences": self.return_sequences,
+                "return_state": self.return_state, "go_backwards": self.go_backwards,
+                "stateful": False, "unroll": False, "zero_output_for_mask": False,
+                "units": self.units, "activation": self.activation,
+                "recurrent_activation": self.recurrent_activation, "use_bias": self.use_bias,
+                "kernel_initializer": serialize(self.kernel_initializer),
+                "recurrent_initializer": serialize(self.recurrent_initializer),
+                "bias_initializer": serialize(self.bias_initializer),
+                **self._own_config(),
+                "kernel_regularizer": None, "recurrent_regularizer": None,
+                "bias_regularizer": None, "activity_regularizer": None,
+                "kernel_constraint": None, "recurrent_constraint": None, "bias_constraint": None,
+                "dropout": self.dropout, "recurrent_dropout": self.recurrent_dropout,
+                "seed": self.seed}
+
+    def _own_config(self) -> dict[str, Any]:
+        """GRU's reset_after, LSTM's unit_forget_bias."""
+        return {}
+
     def compute_output_shape(self, input_shape: tuple) -> Any:
         batch, time = input_shape[0], input_shape[1]
         output = (batch, time, self.units) if self.return_sequences else (batch, self.units)
@@ -192,6 +215,9 @@ class GRU(_Recurrent):
     def _bias_shape(self) -> tuple:
         return (2, 3 * self.units) if self.reset_after else (3 * self.units,)
 
+    def _own_config(self) -> dict[str, Any]:
+        return {"reset_after": self.reset_after}
+
     def _recurrence(self, x: Tensor, mask: Any, keep: Any) -> list[Tensor]:
         input_bias = recurrent_bias = None
         if self.bias is not None:
@@ -240,6 +266,9 @@ class LSTM(_Recurrent):
         if not isinstance(unit_forget_bias, (bool, np.bool_)):
             raise self._invalid("unit_forget_bias", "expected True or False", unit_forget_bias)
         self.unit_forget_bias = bool(unit_forget_bias)
+
+    def _own_config(self) -> dict[str, Any]:
+        return {"unit_forget_bias": self.unit_forget_bias}
 
     def _bias_initializer(self) -> Any:
         if not self.unit_forget_bias:

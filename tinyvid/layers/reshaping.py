@@ -7,6 +7,7 @@ The batch axis is kept; `target_shape` is one sample's new shape, and one of its
 """
 
 import math
+from typing import Any
 
 from tinyvid.layers.base import Layer, is_positive_int
 
@@ -48,6 +49,9 @@ class Reshape(Layer):
 
     def call(self, x, training=False):
         return x.reshape((x.shape[0],) + self.target_shape)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "target_shape": list(self.target_shape)}
 
     def _size_error(self, input_shape):
         return ValueError(

@@ -9,6 +9,8 @@ wrapper's weights are the wrapped layer's; saving, loading, `get_weights` and `s
 them as the wrapper's, as Keras shows them.
 """
 
+from typing import Any
+
 from tinyvid.layers.base import InputSpec, Layer
 
 
@@ -59,3 +61,21 @@ class TimeDistributed(Layer):
         batch, time = input_shape[:2]
         frame = self.layer.compute_output_shape((None,) + tuple(input_shape[2:]))
         return (batch, time) + tuple(frame[1:])
+
+    def get_config(self) -> dict[str, Any]:
+        """Keras's keys: the wrapped layer's whole serialized form nests under "layer"."""
+        from tinyvid.training.serialization import serialize_layer
+
+        return {**super().get_config(), "layer": serialize_layer(self.layer)}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> "TimeDistributed":
+        """The wrapped layer first (from its nested config, named as saved), then the wrapper."""
+        from tinyvid.training.serialization import deserialize_layer
+
+        config = dict(config)
+        if not isinstance(config.get("layer"), dict):
+            raise ValueError(f"TimeDistributed layer '{config.get('name')}': the config needs the "
+                             f"wrapped layer under 'layer'. Received: {config.get('layer')!r}")
+        layer = deserialize_layer(config.pop("layer"))
+        return super().from_config({**config, "layer": layer})  # type: ignore[return-value]

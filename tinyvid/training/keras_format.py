@@ -10,6 +10,8 @@ A `.keras` file is a zip archive, laid out as keras/src/saving/saving_lib.py wri
         layers/conv2d/vars/0, 1       kernel, bias   (attrs: name = the layer's name)
         layers/dense/vars/0, 1        ...
         layers/dense_1/vars/0, 1      ...
+        layers/gru/cell/vars/0, 1, 2  kernel, recurrent_kernel, bias  (a recurrent layer's cell)
+        layers/time_distributed/layer/vars/0, 1   the wrapped layer's weights
 
 A layer's path is its class in snake case, numbered within the model in `model.layers` order
 (Keras's `_save_container_state`), not its name: a copy of a model built later in the session
@@ -70,15 +72,30 @@ def optimizer_slots(optimizer: Any) -> tuple[str, ...] | None:
 
 
 def weight_paths(model: Any) -> list[tuple[Any, str]]:
-    """[(layer, "layers/dense_1")]: each layer's path inside the HDF5 file (module docstring)."""
+    """[(layer, "layers/dense_1")]: where each layer's weights are inside the HDF5 file (module
+    docstring), at the object that holds them in Keras (`variables_owner`)."""
     counts: dict[str, int] = {}
     paths = []
     for layer in model._unique_layers():
         base = to_snake_case(type(layer).__name__)
         n = counts.get(base, -1) + 1
         counts[base] = n
-        paths.append((layer, f"layers/{base}" if n == 0 else f"layers/{base}_{n}"))
+        paths.append(variables_owner(layer, f"layers/{base}" if n == 0 else f"layers/{base}_{n}"))
     return paths
+
+
+def variables_owner(layer: Any, path: str) -> tuple[Any, str]:
+    """(the layer whose weights these are, their path), as Keras's saving_lib walks attributes:
+    a wrapper's weights are its wrapped layer's, under `<path>/layer` (TimeDistributed), and a
+    recurrent layer's are its cell's, under `<path>/cell` (GRU, LSTM: kernel, recurrent_kernel,
+    bias)."""
+    from tinyvid.layers import GRU, LSTM, TimeDistributed
+
+    if isinstance(layer, TimeDistributed):
+        return variables_owner(layer.layer, f"{path}/layer")
+    if isinstance(layer, (GRU, LSTM)):
+        return layer, f"{path}/cell"
+    return layer, path
 
 
 # --- writing ---------------------------------------------------------------------------------------
@@ -211,12 +228,18 @@ def _updates(model: Any, h5: Any, filepath: str, what: str) -> list[tuple[Any, n
                 raise ValueError(f"{what}('{filepath}'): layer '{layer.name}' weight {i} ('{name}') "
                                  f"holds {dataset.dtype} values, not numbers")
             updates.append((weight, np.asarray(dataset[()])))
+    expected = {"/".join(path.split("/")[:2]) for path in expected}  # the model's own layers
     extra = [f"layers/{key}" for key, group in (h5.get("layers") or {}).items()
-             if f"layers/{key}" not in expected and len(group.get("vars", {}))]
+             if f"layers/{key}" not in expected and _holds_arrays(group)]
     if extra:
         raise ValueError(f"{what}('{filepath}'): the file holds weights for layers the model does "
                          f"not have: {', '.join(sorted(extra))}")
     return updates
+
+
+def _holds_arrays(group: Any) -> bool:
+    """Whether an HDF5 group holds a dataset anywhere inside (a GRU's are in cell/vars)."""
+    return bool(group.visititems(lambda _, item: True if isinstance(item, h5py.Dataset) else None))
 
 
 def _assign(model: Any, weights: bytes | str, filepath: str, what: str,

@@ -93,7 +93,11 @@ def deserialize_layer(config: dict[str, Any], where: str = "") -> Any:
     class_name = config.get("class_name")
     cls = lookup("layers", str(class_name), where)
     layer_config = dict(config.get("config") or {})
-    return cls.from_config(layer_config)
+    try:
+        return cls.from_config(layer_config)
+    except TypeError as error:  # a missing or unknown argument: the config is not this class's
+        raise ValueError(f"{where}the config of {class_name} layer '{layer_config.get('name')}' "
+                         f"does not fit tinyvid's {class_name}: {error}") from error
 
 
 def tensor_reference(tensor: KerasTensor, node_index: int) -> dict[str, Any]:
@@ -108,7 +112,7 @@ def functional_from_config(cls: type, config: dict[str, Any]) -> Any:
     order where every call's inputs already exist (Keras's functional_from_config)."""
     created: dict[str, Any] = {}
     pending: dict[str, list[Any]] = {}
-    for layer_data in config["layers"]:
+    for layer_data in _without_mask_ops(config["layers"]):
         name = layer_data.get("name") or layer_data["config"]["name"]
         created[name] = deserialize_layer(layer_data)
         pending[name] = list(layer_data.get("inbound_nodes", []))
@@ -150,6 +154,37 @@ def functional_from_config(cls: type, config: dict[str, Any]) -> Any:
 
     return cls(inputs=tensor(config["input_layers"]), outputs=tensor(config["output_layers"]),
                name=config.get("name"), trainable=config.get("trainable", True))
+
+
+# Keras records the mask a Masking layer makes, in a functional graph, as two op nodes, x !=
+# mask_value then any() over the features, that feed only the `mask=` keyword of later calls.
+# tinyvid's Masking attaches that same mask to its output, and the calls replayed here pass no
+# keywords, so these nodes are left out.
+_MASK_OPS = ("NotEqual", "Any")
+
+
+def _without_mask_ops(layer_configs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The layer configs without Keras's mask op nodes, if no layer's data (a positional
+    argument) comes from them; else all of them (and the unknown op is named later)."""
+    def name(layer: dict[str, Any]) -> str:
+        return layer.get("name") or layer["config"]["name"]
+
+    ops = {name(layer) for layer in layer_configs if layer.get("class_name") in _MASK_OPS}
+    if not ops:
+        return layer_configs
+
+    def sources(value: Any) -> list[str]:
+        if isinstance(value, dict) and value.get("class_name") == "__keras_tensor__":
+            return [value["config"]["keras_history"][0]]
+        if isinstance(value, list):
+            return [source for item in value for source in sources(item)]
+        return []
+
+    for layer in layer_configs:
+        if name(layer) not in ops and any(
+                set(sources(node.get("args", []))) & ops for node in layer.get("inbound_nodes", [])):
+            return layer_configs
+    return [layer for layer in layer_configs if name(layer) not in ops]
 
 
 # --- optimizers and losses -------------------------------------------------------------------------
