@@ -11,7 +11,7 @@ over tinyvid's (1.0 = as fast, more = tinyvid faster).
 
 A last row times a whole training step of tinyvid.applications.cnn_gru (batch 16 clips of
 8 x 32 x 32 x 3, the CLI's shapes, every frame real in the mask; Adam) against the same network
-in PyTorch (Conv2d/MaxPool2d on the batch's frames, a spatial mean, nn.GRU, nn.Linear, Adam).
+in PyTorch (Conv2d/MaxPool2d on the batch's frames, flattened, nn.GRU, nn.Linear, Adam).
 
 Run it:  python -m benchmarks.bench_rnn [--quick]       (or python -m benchmarks --only rnn)
 """
@@ -110,14 +110,15 @@ def tinyvid_cnn_gru_step(seed=0):
 
 
 def torch_cnn_gru_step(torch, seed=0):
-    """The same step in PyTorch, channels-first frames: the CNN on (batch * T, 3, h, w), the
-    mean over h and w, nn.GRU over T, nn.Linear on the last state; CrossEntropyLoss on logits
+    """The same step in PyTorch, channels-first frames: the CNN on (batch * T, 3, h, w),
+    flattened per frame, nn.GRU over T, nn.Linear on the last state; CrossEntropyLoss on logits
     is softmax + categorical cross-entropy; Adam with Keras's epsilon."""
     nn = torch.nn
     torch.manual_seed(seed)
     cnn = nn.Sequential(nn.Conv2d(3, 16, 3), nn.ReLU(), nn.MaxPool2d(2),
                         nn.Conv2d(16, 32, 3), nn.ReLU(), nn.MaxPool2d(2))
-    gru, head = nn.GRU(32, 32, batch_first=True), nn.Linear(32, CLASSES)
+    side = ((FRAME - 2) // 2 - 2) // 2
+    gru, head = nn.GRU(32 * side * side, 32, batch_first=True), nn.Linear(32, CLASSES)
     parameters = [*cnn.parameters(), *gru.parameters(), *head.parameters()]
     optimizer = torch.optim.Adam(parameters, lr=0.001, eps=1e-7)
     loss_fn = nn.CrossEntropyLoss()
@@ -126,7 +127,7 @@ def torch_cnn_gru_step(torch, seed=0):
 
     def step():
         optimizer.zero_grad()
-        features = cnn(x).mean(dim=(2, 3)).reshape(CLIPS, FRAMES, 32)
+        features = cnn(x).reshape(CLIPS, FRAMES, -1)
         _, last = gru(features)
         loss_fn(head(last[0]), y).backward()
         optimizer.step()

@@ -15,9 +15,13 @@ Here the CNN is small and trained end to end with the recurrent layer, for 32 x 
     clips (batch, T, s, s, 3)          mask (batch, T), True for a real frame
       -TimeDistributed(Conv2D(16, 3x3, relu))-> -TimeDistributed(MaxPooling2D(2))->
       -TimeDistributed(Conv2D(32, 3x3, relu))-> -TimeDistributed(MaxPooling2D(2))->
-      -TimeDistributed(GlobalAveragePooling2D)-> features (batch, T, 32)
+      -TimeDistributed(Flatten)-> features (batch, T, 6 * 6 * 32 = 1152)
       -GRU(32) or LSTM(32), mask=mask-> last real step's state (batch, 32)
       -Dense(num_classes, softmax)
+
+Flatten, not GlobalAveragePooling2D (LRCN's fc6 and InceptionV3's pooled features): an average
+over the frame forgets where things are, and on tinyvid's motion dataset a shape moving left
+and one moving right differ only in where they are from frame to frame.
 
 A clip shorter than T frames comes padded with zero frames (ClipBatches with return_mask=True);
 the mask makes the recurrent layer keep its state through the padding, so the padded frames
@@ -29,7 +33,7 @@ from tinyvid.layers import (
     LSTM,
     Conv2D,
     Dense,
-    GlobalAveragePooling2D,
+    Flatten,
     Input,
     MaxPooling2D,
     TimeDistributed,
@@ -49,7 +53,7 @@ def _cnn_recurrent(recurrent_class: type, name: str, num_classes: int, num_frame
     for filters in FEATURE_FILTERS:
         x = TimeDistributed(Conv2D(filters, (3, 3), activation="relu"))(x)
         x = TimeDistributed(MaxPooling2D((2, 2)))(x)
-    features = TimeDistributed(GlobalAveragePooling2D())(x)  # (batch, T, 32): one per frame
+    features = TimeDistributed(Flatten())(x)  # (batch, T, h' w' 32): where, not only what
     state = recurrent_class(UNITS)(features, mask=mask)  # padded frames keep the state as it was
     outputs = Dense(num_classes, activation="softmax")(state)
     return Model(inputs=[clips, mask], outputs=outputs, name=name)
