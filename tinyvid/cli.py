@@ -345,7 +345,7 @@ def _parser():
     train.add_argument("--learning-rate", type=float, default=0.001, help="Adam's learning rate (default: %(default)s)")
     train.add_argument("--seed", type=int, default=0, help="seed for the split, weights and shuffling (default: %(default)s)")
     train.add_argument("--out", default="tinyvid-out", help="folder for weights, history and plot (default: %(default)s)")
-    train.add_argument("--workers", type=int, default=1, help="processes decoding videos ahead of training; 0 decodes in the training loop (default: %(default)s)")
+    train.add_argument("--workers", type=int, default=1, help="processes decoding videos ahead of training; 0 decodes in the training loop; single_frame only: clip batches are read in the training loop (default: %(default)s)")
     train.add_argument("--cache-max-bytes", type=_byte_count, default=None, help="bound on the frame cache in --out, e.g. 500M or 2G (default: no bound)")
 
     cache = commands.add_parser(
