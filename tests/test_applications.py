@@ -121,3 +121,15 @@ def test_a_mask_of_the_wrong_kind_or_shape_is_refused_when_the_graph_is_built():
         GRU(4, name="gru_a")(steps, mask=np.ones((1, 5), dtype=bool))
     with pytest.raises(ValueError, match=r"GRU layer 'gru_b': invalid value for argument `mask`"):
         GRU(4, name="gru_b")(steps, mask=Input(shape=(4,)))
+
+
+def test_every_model_builds_at_the_least_frames_and_size_the_cli_allows():
+    from tinyvid.training.video_training import MINIMUM_SHAPES, takes_mask
+
+    assert set(MINIMUM_SHAPES) == set(MODELS)
+    for name, (frames, size) in MINIMUM_SHAPES.items():
+        model = MODELS[name](2, num_frames=frames, frame_size=size)
+        shape = (1, frames, size, size, 3) if name in CLIP_MODELS else (1, size, size, 3)
+        x = np.zeros(shape, dtype=np.float32)
+        inputs = [x, np.ones((1, frames), dtype=bool)] if takes_mask(name) else x
+        assert model.predict(inputs, verbose=0).shape == (1, 2), name

@@ -3,11 +3,11 @@
 The long-term recurrent convolutional network (LRCN) of Donahue et al., "Long-term Recurrent
 Convolutional Networks for Visual Recognition and Description", CVPR 2015: a CNN (CaffeNet,
 227 x 227 frames, its fc6 features, 4096 a frame) runs on each frame, and an LSTM of 256 units
-(1024 in their variant) reads the sequence of features; their activity classifier averages the
-per-step softmax over 16-frame clips of UCF101. Keras's own example "Video Classification with a
+reads the sequence of features; their activity classifier averages the per-step softmax over
+16-frame clips of UCF101. Keras's own example "Video Classification with a
 CNN-RNN Architecture" (Sayak Paul, keras.io/examples/vision/video_classification) keeps the
-idea with a frozen InceptionV3 (2048 features a frame), GRU(16) -> GRU(8) -> Dense(8) ->
-Dense(softmax), and a mask input for videos shorter than its 20 frames:
+idea with a frozen InceptionV3 (2048 features a frame), GRU(16) -> GRU(8) -> Dropout(0.4) ->
+Dense(8) -> Dense(softmax), and a mask input for videos shorter than its 20 frames:
 `GRU(16, return_sequences=True)(frame_features_input, mask=mask_input)`.
 
 Here the CNN is small and trained end to end with the recurrent layer, for 32 x 32 frames:
