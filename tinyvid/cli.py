@@ -1,16 +1,20 @@
 """The `tinyvid` command: `demo`, `train`, `predict` and `cache`.
 
-    tinyvid demo                      make a small video dataset, train the document's model on it
-    tinyvid train ROOT                train on any class-per-folder tree of videos
+    tinyvid demo                      the motion dataset: the single-frame model vs slow fusion
+    tinyvid train ROOT [--model NAME] train on any class-per-folder tree of videos
     tinyvid predict WEIGHTS VIDEO...  print the top classes for each video
     tinyvid cache ROOT                decode every video once into train's frame cache
 
 `mpiexec -n N tinyvid train ROOT` (and `cache`) runs on N MPI ranks: data-parallel training
 (tinyvid.distribution.DataParallel), and the videos to decode split across the ranks.
 
+`--model` is one of tinyvid.applications.MODELS (default single_frame, the document's model on
+frame batches); the clip models train on ClipBatches (tinyvid/training/video_training.py).
+
 Every run writes into --out: the weights (model.weights.npz), what is needed to rebuild the
-model for `predict` (model.json: classes, frame size, frames per video), the history
-(history.json) and, with matplotlib installed, a plot of loss and accuracy (history.png).
+model for `predict` (model.json: model, classes, frame size, frames per video, sampling), the
+history (history.json) and, with matplotlib installed, plots of loss and accuracy (history.png)
+and of the validation videos' confusion matrix (confusion.png).
 They are written as a unit: first into out/.tinyvid-run.tmp/, then moved into --out with
 model.json last, which records the SHA-256 of the weights it belongs with, so `predict` refuses
 weights from one run beside the model.json of another (an interrupted run).
@@ -31,18 +35,24 @@ import shutil
 import sys
 import time
 import warnings
-from typing import Any
 
 import numpy as np
 
 from tinyvid import distribution
-from tinyvid.training.callbacks import Callback
+from tinyvid.training import video_training
 from tinyvid.training.files import atomic_write
+from tinyvid.training.metrics import confusion_matrix, plot_confusion_matrix
+from tinyvid.training.video_training import StopOnNonFiniteLoss, read_model_json
 
-DEMO_EPOCHS = 5
+DEMO_VIDEOS_PER_CLASS = 32
+# Each demo model's frames per video, batch size, learning rate and epochs: slow fusion needs
+# many small steps to start learning motion; the single-frame model cannot learn it at all, and
+# costs 8x more per frame seen, so it sees 4 frames of each video for 3 epochs.
+DEMO_RUNS = {"single_frame": {"frames": 4, "batch_size": 16, "learning_rate": 0.001, "epochs": 3},
+             "slow_fusion": {"frames": 8, "batch_size": 8, "learning_rate": 0.001, "epochs": 15}}
 WEIGHTS_FILE = "model.weights.npz"
 STAGING_FOLDER = ".tinyvid-run.tmp"  # inside --out: the run's files before they are published
-MIN_SIZE = 5  # the model's two 3x3 convolutions leave SIZE - 4 pixels a side
+MIN_SIZE = video_training.MINIMUM_SHAPES["single_frame"][1]  # SIZE - 4 pixels a side are left
 
 
 def build_model(num_classes, frame_size):
@@ -63,91 +73,118 @@ def build_model(num_classes, frame_size):
 
 
 def train_on_folder(root, out, frames=8, size=64, epochs=10, batch_size=32, learning_rate=0.001,
-                    seed=0, verbose=1, workers=2, cache_max_bytes=None):
-    """Train the document's model on a class-per-folder video tree; save and report the results.
+                    seed=0, verbose=1, workers=2, cache_max_bytes=None, model="single_frame",
+                    sampling="even"):
+    """Train model `model` (tinyvid.applications.MODELS) on a class-per-folder video tree; save
+    and report the results, with the validation videos' confusion matrix.
 
     workers: processes decoding the videos of the next batches while the model trains (0: the
-    training loop decodes each video itself); cache_max_bytes bounds the frame cache in --out.
+    training loop decodes each video itself; frame models only); cache_max_bytes bounds the frame
+    cache in --out; sampling: which frames make a clip ("even" or "segments", clip models).
 
     Raises:
         OSError: when `out` cannot be written (found before any video is read).
         ValueError: when the loss becomes NaN or inf (nothing is saved then).
     """
-    from tinyvid.datasets import FrameBatches, VideoFolder, evaluate_videos
     from tinyvid.optimizers import Adam
     from tinyvid.utils import set_random_seed
 
+    name = model
     out = pathlib.Path(out)
     check_writable_folder(out)
     out.mkdir(parents=True, exist_ok=True)
     set_random_seed(seed)
-    common = {"num_frames": frames, "size": (size, size), "seed": seed,
-              "cache_dir": out / "frame-cache", "cache_max_bytes": cache_max_bytes}
-    ahead = {"workers": workers, "use_multiprocessing": workers > 0}  # Keras's PyDataset arguments
-    train = VideoFolder(root, split="train", **common)
-    validation = VideoFolder(root, split="validation", **common)
+    train, validation = video_training.video_folders(
+        name, root, frames, size, seed, out / "frame-cache", cache_max_bytes)
     print(f"{len(train.classes)} classes, {len(train)} training and {len(validation)} validation "
-          f"videos, {frames} frames each at {size}x{size}")
+          f"videos, {frames} frames each at {size}x{size}, model {name}")
 
-    model = build_model(len(train.classes), size)
-    model.compile(optimizer=Adam(learning_rate=learning_rate), loss="categorical_crossentropy",
-                  metrics=["accuracy"])
+    if name == "single_frame":
+        network = build_model(len(train.classes), size)
+    else:
+        network = video_training.build_video_model(name, len(train.classes), frames, size)
+    network.compile(optimizer=Adam(learning_rate=learning_rate), loss="categorical_crossentropy",
+                    metrics=["accuracy"])
     if verbose:
-        model.summary()
+        network.summary()
     started = time.perf_counter()
-    history = model.fit(
-        FrameBatches(train, batch_size=batch_size, shuffle=True, seed=seed, **ahead),
+    history = network.fit(
+        video_training.batches_for(name, train, frames, batch_size, True, seed, workers, sampling),
         epochs=epochs, verbose=verbose, callbacks=[StopOnNonFiniteLoss()],
-        validation_data=FrameBatches(validation, batch_size=batch_size, shuffle=False, **ahead),
+        validation_data=video_training.batches_for(name, validation, frames, batch_size, False,
+                                                   seed, workers, sampling),
     )
     seconds = time.perf_counter() - started
 
-    scores = evaluate_videos(lambda x: model.predict(x, verbose=0), validation, batch_size=batch_size)
-    print(f"validation accuracy: {scores['frame_accuracy']:.3f} per frame, "
-          f"{scores['video_accuracy']:.3f} per video (frame predictions averaged over each video); "
-          f"trained in {seconds:.0f} s")
+    scores = video_training.evaluate_video_model(name, network, validation, frames, batch_size,
+                                                 sampling)
+    labels, predictions = scores.pop("labels"), scores.pop("predictions")
+    if "frame_accuracy" in scores:
+        print(f"validation accuracy: {scores['frame_accuracy']:.3f} per frame, "
+              f"{scores['video_accuracy']:.3f} per video (frame predictions averaged over each "
+              f"video); trained in {seconds:.0f} s")
+    else:
+        print(f"validation accuracy: {scores['video_accuracy']:.3f} per video (one clip per "
+              f"video); trained in {seconds:.0f} s")
+    matrix = confusion_matrix(labels, predictions, len(train.classes))
+    print(video_training.format_confusion(matrix, list(train.classes)))
     if not distribution.is_chief():  # distribution: rank 0 alone writes the results
         return history, scores
 
-    meta = {"classes": list(train.classes), "frame_size": size, "num_frames": frames}
-    plotted = save_run(out, model, meta, {"history": history.history, "seconds": seconds, **scores},
-                       history.history)
+    meta = {"model": name, "classes": list(train.classes), "frame_size": size,
+            "num_frames": frames, "sampling": sampling}
+    report = {"model": name, "history": history.history, "seconds": seconds, **scores,
+              "confusion_matrix": matrix.tolist()}
+    plotted = save_run(out, network, meta, report, history.history, (matrix, list(train.classes)))
     print(f"saved {out / WEIGHTS_FILE}, {out / 'model.json'}, {out / 'history.json'}"
-          + (f", {plotted}" if plotted else " (pip install 'tinyvid[plot]' for history.png)"))
+          + (f", {', '.join(map(str, plotted))}" if plotted
+             else " (pip install 'tinyvid[plot]' for history.png and confusion.png)"))
     return history, scores
 
 
-class StopOnNonFiniteLoss(Callback):
-    """Stop `fit` at the first batch whose loss is NaN or inf, with one clear error.
+def run_demo(out, epochs=None, videos_per_class=DEMO_VIDEOS_PER_CLASS, seed=0):
+    """Make the motion dataset (classes only motion separates) and train the single-frame model
+    and slow fusion on it, each into OUT/<model>/; print both accuracies side by side and plot
+    both learning curves in OUT/demo.png. `epochs` (for both models) replaces DEMO_RUNS' own.
 
-    Like Keras's TerminateOnNaN, but it raises (a ValueError) instead of finishing quietly,
-    so the command saves nothing and exits with status 2: NaN weights are worth nothing.
+    Returns:
+        {model name: video-level validation accuracy}.
     """
+    from tinyvid.datasets import MOTION_CLASSES, make_motion_shapes
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.epoch = 0
-
-    def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
-        self.epoch = epoch
-
-    def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
-        loss = (logs or {}).get("loss")
-        if loss is not None and not math.isfinite(loss):
-            raise ValueError(f"the loss became {loss} at epoch {self.epoch + 1}, batch {batch + 1}: "
-                             f"training stopped and nothing was saved (try a lower "
-                             f"--learning-rate)")
+    out = pathlib.Path(out)
+    root = make_motion_shapes(out / "motion-shapes", videos_per_class=videos_per_class,
+                              num_frames=16, size=32, seed=seed)
+    accuracies, histories, seconds = {}, {}, {}
+    for name, run in DEMO_RUNS.items():
+        print(f"--- {name} ---")
+        started = time.perf_counter()
+        history, scores = train_on_folder(root, out / name, size=32, seed=seed, verbose=1,
+                                          model=name, **{**run, **({} if epochs is None else
+                                                                   {"epochs": epochs})})
+        accuracies[name], histories[name] = scores["video_accuracy"], history.history
+        seconds[name] = time.perf_counter() - started
+    print(f"validation accuracy per video on the motion dataset ({len(MOTION_CLASSES)} classes, "
+          f"chance {1 / len(MOTION_CLASSES):.3f}):")
+    for name in DEMO_RUNS:
+        print(f"  {name:<14} {accuracies[name]:.3f}   ({seconds[name]:.0f} s)")
+    plotted = video_training.plot_histories(histories, out / "demo.png")
+    _write_json(out / "demo.json", {"video_accuracy": accuracies, "seconds": seconds})
+    print(f"saved {out / 'demo.json'}" + (f" and {plotted} (both learning curves)" if plotted
+                                         else ""))
+    return accuracies
 
 
 # --- the output folder, written as a unit -----------------------------------------------------
 
 
-def save_run(out, model, meta, report, history):
+def save_run(out, model, meta, report, history, confusion=None):
     """Write the run's files into out/.tinyvid-run.tmp/, then move them into `out`.
 
     model.json goes last and records the SHA-256 of the weights it belongs with: a reader
     that finds new weights beside an older model.json (a run stopped while moving the files)
-    is told so by `predict` instead of mixing the two. Returns the plot's path, or None.
+    is told so by `predict` instead of mixing the two. `confusion` is (matrix, class names) for
+    confusion.png. Returns the plots' paths (none without matplotlib).
     """
     out = pathlib.Path(out)
     staging = out / STAGING_FOLDER
@@ -156,17 +193,21 @@ def save_run(out, model, meta, report, history):
     try:
         model.save_weights(staging / WEIGHTS_FILE)
         _write_json(staging / "history.json", report)
-        plotted = _plot_history(history, staging / "history.png")
+        plots = ["history.png", "confusion.png"]
+        _plot_history(history, staging / "history.png")
+        if confusion is not None:
+            plot_confusion_matrix(confusion[0], confusion[1], staging / "confusion.png")
         _write_json(staging / "model.json", {**meta, "weights": WEIGHTS_FILE,
                                              "weights_sha256": _sha256(staging / WEIGHTS_FILE)})
-        if plotted is None:
-            (out / "history.png").unlink(missing_ok=True)  # an old run's plot: not this run's
-        for name in ("history.png", "history.json", WEIGHTS_FILE, "model.json"):
+        for name in plots:
+            if not (staging / name).exists():
+                (out / name).unlink(missing_ok=True)  # an old run's plot: not this run's
+        for name in (*plots, "history.json", WEIGHTS_FILE, "model.json"):
             if (staging / name).exists():
                 os.replace(staging / name, out / name)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return None if plotted is None else out / "history.png"
+    return [out / name for name in plots if (out / name).exists()]
 
 
 def check_writable_folder(folder):
@@ -196,9 +237,8 @@ def _sha256(path):
 
 
 def predict_videos(weights, videos, top=3):
-    """Print the `top` most likely classes of each video, averaging over its frames."""
-    from tinyvid.data.video import read_video
-
+    """Print the `top` most likely classes of each video, with the model model.json names
+    (single_frame when it names none: written before there was a choice)."""
     weights = pathlib.Path(weights)
     if not weights.is_file():
         raise FileNotFoundError(f"{weights}: no such weights file")
@@ -214,50 +254,18 @@ def predict_videos(weights, videos, top=3):
     if meta.get("weights") == weights.name and meta.get("weights_sha256") != _sha256(weights):
         raise ValueError(f"{weights}: these are not the weights {meta_path} was written with (a run "
                          f"stopped while saving?); train again, or keep each run in its own --out")
-    classes, size = meta["classes"], meta["frame_size"]
-    model = build_model(len(classes), size)
+    classes, size, frames = meta["classes"], meta["frame_size"], meta["num_frames"]
+    name, sampling = meta.get("model", "single_frame"), meta.get("sampling", "even")
+    if name == "single_frame":
+        model = build_model(len(classes), size)
+    else:
+        model = video_training.build_video_model(name, len(classes), frames, size)
     model.load_weights(weights)
     for video in videos:
-        frames = read_video(video, num_frames=meta["num_frames"], size=(size, size))
-        probabilities = model.predict(frames.astype(np.float32) / 255.0, verbose=0).mean(axis=0)
+        probabilities = video_training.predict_video(name, model, video, frames, size, sampling)
         best = np.argsort(probabilities)[::-1][:top]
         ranked = ", ".join(f"{classes[i]} {probabilities[i]:.2f}" for i in best)
         print(f"{video}: {ranked}")
-
-
-def read_model_json(path):
-    """The dict in a model.json written by `tinyvid train`, or a one-line ValueError naming it."""
-    path = pathlib.Path(path)
-    try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError as error:
-        raise ValueError(f"{path}: not a model.json written by `tinyvid train`: not UTF-8 text "
-                         f"({error.reason} at byte {error.start})") from error
-    except json.JSONDecodeError as error:
-        raise ValueError(f"{path}: not a model.json written by `tinyvid train`: invalid JSON "
-                         f"({error.msg} at line {error.lineno} column {error.colno})") from error
-    problem = _model_json_problem(meta)
-    if problem:
-        raise ValueError(f"{path}: not a model.json written by `tinyvid train`: {problem}")
-    return meta
-
-
-def _model_json_problem(meta):
-    """What is wrong with a parsed model.json, or None."""
-    if not isinstance(meta, dict):
-        return f"expected an object with classes, frame_size and num_frames, found {type(meta).__name__}"
-    missing = [key for key in ("classes", "frame_size", "num_frames") if key not in meta]
-    if missing:
-        return (f"missing {', '.join(repr(key) for key in missing)} (expected the keys classes, "
-                f"frame_size and num_frames)")
-    classes = meta["classes"]
-    if not isinstance(classes, list) or not classes or not all(isinstance(c, str) for c in classes):
-        return f"'classes' must be a non-empty list of class names, found {classes!r}"
-    for key, least in (("frame_size", MIN_SIZE), ("num_frames", 1)):
-        value = meta[key]
-        if isinstance(value, bool) or not isinstance(value, int) or value < least:
-            return f"'{key}' must be an integer >= {least}, found {value!r}"
-    return None
 
 
 def cache_folder(root, out, frames=8, size=64):
@@ -302,30 +310,8 @@ def _write_json(path, data):
 
 
 def _plot_history(history, path):
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-        from matplotlib.ticker import MaxNLocator
-    except ImportError:
-        return None
-    epochs = range(1, len(history["loss"]) + 1)
-    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.5))
-    for key, axis in (("loss", left), ("accuracy", right)):
-        for prefix, style in (("", "o-"), ("val_", "s--")):
-            if prefix + key in history:
-                axis.plot(epochs, history[prefix + key], style, label=(prefix or "train_").rstrip("_"))
-        axis.set_xlabel("epoch")
-        axis.xaxis.set_major_locator(MaxNLocator(integer=True))  # no epoch 1.5
-        axis.set_title(key)
-        axis.legend()
-    fig.tight_layout()
-    try:
-        atomic_write(path, lambda file: fig.savefig(file, format="png", dpi=100))
-    finally:
-        plt.close(fig)
-    return path
+    """Loss and accuracy per epoch of one run (history.png); None without matplotlib."""
+    return video_training.plot_histories({"run": history}, path)
 
 
 # --- argument parsing ------------------------------------------------------------------------
@@ -336,27 +322,30 @@ def _parser():
     commands = parser.add_subparsers(dest="command", required=True)
 
     demo = commands.add_parser(
-        "demo", help="make the built-in moving-shapes videos and train the document's model on them",
-        description="Make a small dataset of moving-shape videos (once), read it back through the "
-                    "video reader, train the source document's model on it and report frame- and "
-                    "video-level validation accuracy.")
+        "demo", help="the motion dataset: the single-frame model against slow fusion",
+        description="Make the motion-shapes videos (once; 8 classes that only motion tells apart), "
+                    "train the single-frame model and slow fusion on them (into OUT/single_frame "
+                    "and OUT/slow_fusion), print both video accuracies side by side and plot both "
+                    "learning curves in OUT/demo.png.")
     demo.add_argument("--out", default="tinyvid-demo", help="folder for the dataset and results (default: %(default)s)")
-    demo.add_argument("--epochs", type=int, default=DEMO_EPOCHS, help="passes over the training frames (default: %(default)s)")
-    demo.add_argument("--videos-per-class", type=int, default=None, help="dataset size (default: the dataset's own)")
+    demo.add_argument("--epochs", type=int, default=None, help="passes over the training data, for both models (default: 3 for single_frame, 15 for slow_fusion)")
+    demo.add_argument("--videos-per-class", type=int, default=DEMO_VIDEOS_PER_CLASS, help="dataset size (default: %(default)s)")
     demo.add_argument("--seed", type=int, default=0, help="seed for the data, weights and shuffling (default: %(default)s)")
 
     train = commands.add_parser(
-        "train", help="train the document's model on a class-per-folder video tree",
+        "train", help="train a video model on a class-per-folder video tree",
         description="Train on ROOT, laid out as ROOT/<class name>/<video files> (as UCF101 is).")
     train.add_argument("root", help="folder with one sub-folder of videos per class")
-    train.add_argument("--frames", type=int, default=8, help="frames sampled evenly from each video (default: %(default)s)")
+    train.add_argument("--model", choices=list(video_training.MINIMUM_SHAPES), default="single_frame", help="tinyvid.applications model; single_frame trains on frames, the others on clips (default: %(default)s)")
+    train.add_argument("--sampling", choices=video_training.SAMPLINGS, default="even", help="clip models: frames spread evenly, or one per segment as in TSN (default: %(default)s)")
+    train.add_argument("--frames", type=int, default=8, help="frames sampled from each video; a clip model's clip length (default: %(default)s)")
     train.add_argument("--size", type=int, default=64, help="frames are resized to SIZE x SIZE (default: %(default)s)")
     train.add_argument("--epochs", type=int, default=10, help="passes over the training frames (default: %(default)s)")
     train.add_argument("--batch-size", type=int, default=32, help="frames per optimizer step (default: %(default)s)")
     train.add_argument("--learning-rate", type=float, default=0.001, help="Adam's learning rate (default: %(default)s)")
     train.add_argument("--seed", type=int, default=0, help="seed for the split, weights and shuffling (default: %(default)s)")
     train.add_argument("--out", default="tinyvid-out", help="folder for weights, history and plot (default: %(default)s)")
-    train.add_argument("--workers", type=int, default=2, help="processes decoding videos ahead of training; 0 decodes in the training loop (default: %(default)s)")
+    train.add_argument("--workers", type=int, default=2, help="processes decoding videos ahead of training; 0 decodes in the training loop; single_frame only: clip batches are read in the training loop (default: %(default)s)")
     train.add_argument("--cache-max-bytes", type=_byte_count, default=None, help="bound on the frame cache in --out, e.g. 500M or 2G (default: no bound)")
 
     cache = commands.add_parser(
@@ -403,6 +392,9 @@ def _check_arguments(parser, args):
         if args.size < MIN_SIZE:
             parser.error(f"--size must be at least {MIN_SIZE} (the model's two 3x3 convolutions "
                          f"take 4 pixels off each side length), got {args.size}")
+        problem = video_training.shape_problem(args.model, args.frames, args.size)
+        if problem:
+            parser.error(problem)
     if getattr(args, "seed", 0) < 0:
         parser.error(f"--seed must be 0 or more, got {args.seed}")
 
@@ -455,16 +447,13 @@ def _run(args):
 
         tune_for_training()  # numba's threading layer and malloc's reuse: kernels/process.py
     if args.command == "demo":
-        from tinyvid.datasets import make_moving_shapes
-
-        out = pathlib.Path(args.out)
-        extra = {} if args.videos_per_class is None else {"videos_per_class": args.videos_per_class}
-        root = make_moving_shapes(out / "moving-shapes", seed=args.seed, **extra)
-        train_on_folder(root, out, epochs=args.epochs, seed=args.seed)
+        run_demo(args.out, epochs=args.epochs, videos_per_class=args.videos_per_class,
+                 seed=args.seed)
     elif args.command == "train":
         train_on_folder(args.root, args.out, frames=args.frames, size=args.size, epochs=args.epochs,
                         batch_size=args.batch_size, learning_rate=args.learning_rate, seed=args.seed,
-                        workers=args.workers, cache_max_bytes=args.cache_max_bytes)
+                        workers=args.workers, cache_max_bytes=args.cache_max_bytes,
+                        model=args.model, sampling=args.sampling)
     elif args.command == "predict":
         predict_videos(args.weights, args.videos, top=args.top)
     elif args.command == "cache":

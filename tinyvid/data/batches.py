@@ -221,7 +221,7 @@ def _check_shard(shard):
 # --- evaluation: frames and videos -------------------------------------------------------------
 
 
-def evaluate_videos(predict_fn, video_folder, batch_size=32):
+def evaluate_videos(predict_fn, video_folder, batch_size=32, return_predictions=False):
     """Frame-level and video-level accuracy of a frame classifier.
 
     A video's prediction is the mean of its frames' class probabilities,
@@ -237,10 +237,13 @@ def evaluate_videos(predict_fn, video_folder, batch_size=32):
         video_folder: a VideoFolder (usually split="validation"); unreadable videos are skipped
             or raise as its on_error says.
         batch_size: frames per call of predict_fn; frames of several videos share a call.
+        return_predictions: also return each scored video's label and predicted class (what a
+            confusion matrix needs).
 
     Returns:
         dict with "frame_accuracy" and "video_accuracy" (floats in [0, 1]), "num_frames" and
-        "num_videos" (how many were scored).
+        "num_videos" (how many were scored); with return_predictions also "labels" and
+        "predictions", int64 arrays (num_videos,) in the folder's order.
     """
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"Invalid batch_size: {batch_size!r} (expected a positive integer)")
@@ -281,7 +284,11 @@ def evaluate_videos(predict_fn, video_folder, batch_size=32):
         raise ValueError(f"evaluate_videos: none of the {len(video_folder)} videos could be read")
     num_videos = int(scored.sum())
     num_frames = num_videos * video_folder.num_frames
-    video_correct = int(np.sum(sums[scored].argmax(axis=1) == labels[scored]))
-    return {"frame_accuracy": frame_correct / num_frames,
-            "video_accuracy": video_correct / num_videos,
-            "num_frames": num_frames, "num_videos": num_videos}
+    predictions = sums[scored].argmax(axis=1)
+    video_correct = int(np.sum(predictions == labels[scored]))
+    scores = {"frame_accuracy": frame_correct / num_frames,
+              "video_accuracy": video_correct / num_videos,
+              "num_frames": num_frames, "num_videos": num_videos}
+    if return_predictions:
+        scores.update(labels=labels[scored].astype(np.int64), predictions=predictions.astype(np.int64))
+    return scores

@@ -205,26 +205,38 @@ class ClipBatches(FrameBatches):
         return np.random.default_rng([self.seed, self.epoch]).permutation(n)
 
 
-def evaluate_clips(predict_fn: Callable[[Any], Any], clip_batches: ClipBatches) -> dict[str, Any]:
+def evaluate_clips(predict_fn: Callable[[Any], Any], clip_batches: ClipBatches,
+                   return_predictions: bool = False) -> dict[str, Any]:
     """Video-level accuracy of a clip model: one prediction per clip, so one per video.
 
     Args:
         predict_fn: maps a batch's x (or (x, mask) with return_mask) to class probabilities
             (batch, num_classes); a model's `predict` will do.
         clip_batches: ClipBatches without shuffling (each video once, in order).
+        return_predictions: also return each video's label and predicted class (what a
+            confusion matrix needs).
 
     Returns:
-        dict with "video_accuracy" (a float in [0, 1]) and "num_videos".
+        dict with "video_accuracy" (a float in [0, 1]) and "num_videos"; with
+        return_predictions also "labels" and "predictions", int64 arrays (num_videos,).
     """
     correct = total = 0
+    all_labels, all_predictions = [], []
     for i in range(len(clip_batches)):
         x, y = clip_batches[i]
         if len(y) == 0:
             continue
         probabilities = np.asarray(predict_fn(x))
         labels = y if y.ndim == 1 else y.argmax(axis=-1)
-        correct += int(np.sum(probabilities.argmax(axis=-1) == labels))
+        predictions = probabilities.argmax(axis=-1)
+        correct += int(np.sum(predictions == labels))
         total += len(y)
+        all_labels.append(labels)
+        all_predictions.append(predictions)
     if total == 0:
         raise ValueError("evaluate_clips: none of the videos could be read")
-    return {"video_accuracy": correct / total, "num_videos": total}
+    scores: dict[str, Any] = {"video_accuracy": correct / total, "num_videos": total}
+    if return_predictions:
+        scores.update(labels=np.concatenate(all_labels).astype(np.int64),
+                      predictions=np.concatenate(all_predictions).astype(np.int64))
+    return scores

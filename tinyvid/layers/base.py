@@ -137,7 +137,7 @@ class Layer:
         layer attached to x (`x._keras_mask`) is used, as in Keras.
         """
         if is_symbolic(x):
-            return self._symbolic_call(x)
+            return self._symbolic_call(x, mask=mask)
         if mask is None:
             mask = getattr(x, "_keras_mask", None)  # the mask the previous layer attached
         x = map_structure(self._as_tensor, x)
@@ -194,9 +194,15 @@ class Layer:
             self._build_shape = shape
         self._check_input_shapes(shape)
 
-    def _symbolic_call(self, inputs: Any) -> KerasTensor:
+    def _symbolic_call(self, inputs: Any, mask: Any = None) -> KerasTensor:
         """Build from the symbolic shapes, record the call as a Node, return the output's
-        KerasTensor."""
+        KerasTensor. A symbolic `mask` (an Input of shape (None, time), as in
+        `GRU(8)(features, mask=mask_input)`) is recorded with the node, which passes the mask's
+        data to the layer when the model runs."""
+        if mask is not None and not isinstance(mask, KerasTensor):
+            raise ValueError(f"{self.where} was called on symbolic inputs with a `mask` of type "
+                             f"{type(mask).__name__}; in a functional model the mask must be "
+                             f"symbolic too, e.g. Input(shape=(time,))")
         for leaf in inputs if isinstance(inputs, (list, tuple)) else [inputs]:
             if not isinstance(leaf, KerasTensor):
                 raise ValueError(f"{self.where} was called on a mix of symbolic inputs (from "
@@ -205,9 +211,21 @@ class Layer:
         shape = (type(inputs)(t.shape for t in inputs) if isinstance(inputs, (list, tuple))
                  else inputs.shape)
         self._build_from(shape)
+        if mask is not None and isinstance(inputs, KerasTensor):
+            self._check_symbolic_mask(mask, inputs.shape)
         output = KerasTensor(self.compute_output_shape(shape), self.dtype)
-        Node(self, inputs, output)
+        Node(self, inputs, output, mask=mask)
         return output
+
+    def _check_symbolic_mask(self, mask: KerasTensor, shape: tuple) -> None:
+        """The symbolic twin of _check_mask: the mask's shape is the input's first axes."""
+        fits = 1 <= mask.ndim < len(shape) and all(
+            m is None or s is None or m == s for m, s in zip(mask.shape, shape))
+        if not fits:
+            raise ValueError(
+                f"{self.where}: invalid value for argument `mask`: expected a symbolic tensor of "
+                f"shape (batch, time) = {tuple(shape[:2])}, one per step of the input of shape "
+                f"{tuple(shape)}. Received: mask of shape {mask.shape}")
 
     def _check_input_shapes(self, shape: Any) -> None:
         if isinstance(shape, (list, tuple)) and shape and isinstance(shape[0], (list, tuple)):

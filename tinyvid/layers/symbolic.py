@@ -60,14 +60,20 @@ class KerasTensor:
 
 
 class Node:
-    """One call of a layer in a graph: `outputs = layer(inputs)`, with inputs a KerasTensor or a
-    list of them. Creating a node appends it to `layer._inbound_nodes` and marks each output with
-    its history, so the graph can be walked back from any output."""
+    """One call of a layer in a graph: `outputs = layer(inputs)` or `layer(inputs, mask=mask)`,
+    with inputs a KerasTensor or a list of them. Creating a node appends it to
+    `layer._inbound_nodes` and marks each output with its history, so the graph can be walked
+    back from any output. A `mask` KerasTensor is one more input of the node (the graph walks
+    back through it too), kept apart from `arguments` so that running the node can pass it as
+    the layer's `mask=`."""
 
-    def __init__(self, layer: Layer, inputs: Any, outputs: KerasTensor) -> None:
+    def __init__(self, layer: Layer, inputs: Any, outputs: KerasTensor,
+                 mask: KerasTensor | None = None) -> None:
         self.layer = layer
         self.arguments = inputs  # the structure the layer was called with (a tensor or a list)
-        self.input_tensors: list[KerasTensor] = flatten(inputs)
+        self.mask = mask
+        self.input_tensors: list[KerasTensor] = flatten(inputs) + ([mask] if mask is not None
+                                                                     else [])
         self.outputs = [outputs]
         self.is_input = not self.input_tensors
         node_index = len(layer._inbound_nodes)

@@ -194,7 +194,8 @@ class Model(Trainer):
             if node.is_input:
                 continue
             arguments = map_structure(lambda t: values[id(t)], node.arguments)
-            values[id(node.outputs[0])] = node.layer(arguments, training=training)
+            mask = None if node.mask is None else values[id(node.mask)]  # layer(x, mask=m)
+            values[id(node.outputs[0])] = node.layer(arguments, training=training, mask=mask)
         return map_structure(lambda t: values[id(t)], self._outputs_struct)
 
     def _match_inputs(self, x: Any) -> list[Any]:
@@ -283,7 +284,9 @@ class Model(Trainer):
             config["name"] = layer.name
             config["inbound_nodes"] = [
                 {"args": [map_structure(lambda t: tensor_reference(t, self._node_index(t)),
-                                        node.arguments)], "kwargs": {}}
+                                        node.arguments)],
+                 "kwargs": ({} if node.mask is None else
+                            {"mask": tensor_reference(node.mask, self._node_index(node.mask))})}
                 for node in layer._inbound_nodes if id(node) in own and not node.is_input]
             layer_configs.append(config)
 

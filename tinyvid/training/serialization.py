@@ -134,9 +134,10 @@ def functional_from_config(cls: type, config: dict[str, Any]) -> Any:
             while nodes:
                 try:
                     arguments = [resolve(arg) for arg in nodes[0]["args"]]
+                    mask = resolve(nodes[0].get("kwargs", {}).get("mask"))  # layer(x, mask=m)
                 except IndexError:
                     break
-                created[name](arguments[0])
+                created[name](arguments[0], mask=mask)
                 nodes.pop(0)
                 progressed = True
         if not progressed:
