@@ -104,77 +104,125 @@ def _blas_threads():
     return [info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"]
 
 
-def test_item_13_blas_threads_restored_after_four_threads_run_conv2d_forward_at_once(monkeypatch):
-    import threading
+FOUR_THREADS = r"""
+import threading
 
-    import numpy as np
+import numpy as np
+from threadpoolctl import threadpool_info
+
+from tinyvid.kernels import conv2d_forward, cores
+
+
+def blas_threads():
+    return [info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"]
+
+
+cores.NUM_CORES, cores.MIN_PART_FLOPS = 2, 1  # split even on a 1-core machine
+before = blas_threads()
+rng = np.random.default_rng(0)
+x = rng.random((8, 12, 12, 4), dtype=np.float32)
+w = rng.random((3, 3, 4, 8), dtype=np.float32)
+start = threading.Barrier(4)
+
+
+def run():
+    start.wait()
+    for _ in range(20):
+        conv2d_forward(x, w)
+
+
+threads = [threading.Thread(target=run) for _ in range(4)]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+assert blas_threads() == before, (blas_threads(), before)
+print("ok")
+"""
+
+
+def test_item_13_blas_threads_restored_after_four_threads_run_conv2d_forward_at_once():
+    """In a fresh process, as the next test: BLAS's settings are the whole process's."""
+    import subprocess
+    import sys
+
     import pytest
 
     pytest.importorskip("threadpoolctl")
-    from tinyvid.kernels import conv2d_forward, cores
-
-    monkeypatch.setattr(cores, "NUM_CORES", 2)  # split even on a 1-core machine
-    monkeypatch.setattr(cores, "MIN_PART_FLOPS", 1)
-    before = _blas_threads()
-    rng = np.random.default_rng(0)
-    x = rng.random((8, 12, 12, 4), dtype=np.float32)
-    w = rng.random((3, 3, 4, 8), dtype=np.float32)
-    start = threading.Barrier(4)
-
-    def run():
-        start.wait()
-        for _ in range(20):
-            conv2d_forward(x, w)
-
-    threads = [threading.Thread(target=run) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert _blas_threads() == before
+    result = subprocess.run([sys.executable, "-c", FOUR_THREADS], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr[-2000:]
 
 
-def test_item_13_overlapping_limits_restore_when_the_last_thread_leaves(monkeypatch):
-    """The interleaving that broke it, made certain: A enters, B enters, A leaves, B leaves."""
-    import threading
+OVERLAPPING_LIMITS = r"""
+import threading
+
+from threadpoolctl import threadpool_info
+
+from tinyvid.kernels import cores
+
+
+def blas_threads():
+    return [info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"]
+
+
+if cores._blas_controller() is None:
+    print("skip")
+    raise SystemExit
+before = blas_threads()
+a_inside, b_inside, a_left = threading.Event(), threading.Event(), threading.Event()
+seen = {}
+
+
+def a(part):
+    if part == 0:
+        a_inside.set()
+        b_inside.wait(10)
+    return part
+
+
+def b(part):
+    if part == 0:
+        b_inside.set()
+        a_left.wait(10)
+        seen["while_b_inside"] = blas_threads()
+    return part
+
+
+def run_a():
+    cores.run_parts(a, 2)
+    a_left.set()
+
+
+thread_a = threading.Thread(target=run_a)
+thread_a.start()
+a_inside.wait(10)
+thread_b = threading.Thread(target=cores.run_parts, args=(b, 2))
+thread_b.start()
+thread_a.join()
+thread_b.join()
+assert seen["while_b_inside"] == [1] * len(before), seen  # still limited while B works
+assert blas_threads() == before, (blas_threads(), before)
+print("ok")
+"""
+
+
+def test_item_13_overlapping_limits_restore_when_the_last_thread_leaves():
+    """The interleaving that broke it, made certain: A enters, B enters, A leaves, B leaves.
+
+    In a fresh process: BLAS's thread settings are process-wide, and what earlier tests in this
+    process did to them (a fit, another thread's limits) must not decide this one."""
+    import subprocess
+    import sys
 
     import pytest
 
     pytest.importorskip("threadpoolctl")
-    from tinyvid.kernels import cores
-
-    if cores._blas_controller() is None:
+    result = subprocess.run([sys.executable, "-c", OVERLAPPING_LIMITS], capture_output=True,
+                            text=True, timeout=120)
+    if result.stdout.strip() == "skip":
         pytest.skip("no BLAS threadpoolctl can limit")
-    before = _blas_threads()
-    a_inside, b_inside, a_left = threading.Event(), threading.Event(), threading.Event()
-    seen = {}
-
-    def a(part):
-        if part == 0:
-            a_inside.set()
-            b_inside.wait(10)
-        return part
-
-    def b(part):
-        if part == 0:
-            b_inside.set()
-            a_left.wait(10)
-            seen["while_b_inside"] = _blas_threads()
-        return part
-
-    def run_a():
-        cores.run_parts(a, 2)
-        a_left.set()
-
-    thread_a = threading.Thread(target=run_a)
-    thread_a.start()
-    a_inside.wait(10)
-    thread_b = threading.Thread(target=cores.run_parts, args=(b, 2))
-    thread_b.start()
-    thread_a.join()
-    thread_b.join()
-    assert seen["while_b_inside"] == [1] * len(before)  # still limited while B works
-    assert _blas_threads() == before
+    assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr[-2000:]
 
 
 # --- issue 15, item 14: tinyvid's own processes never plain-fork ---------------------------------
