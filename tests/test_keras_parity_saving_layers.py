@@ -310,7 +310,13 @@ def test_every_application_model_goes_both_ways(tmp_path, name):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         in_keras = keras.models.load_model(tmp_path / "tinyvid.keras")
-    x = data((2,) + tuple(model._input_shape[1:]), 6)
+    if isinstance(model, tinyvid.Sequential):
+        x = data((2,) + tuple(model._input_shape[1:]), 6)
+    else:  # cnn_gru, cnn_lstm: [clips, mask], the mask 1.0 for real frames, the last one padding
+        clips = data((2,) + tuple(model.inputs[0].shape[1:]), 6)
+        mask = np.ones((2,) + tuple(model.inputs[1].shape[1:]), np.float32)
+        mask[:, -1] = 0
+        x = [clips, mask]
     np.testing.assert_allclose(predict(in_keras, x), predict(model, x), rtol=1e-4, atol=1e-6)
     in_keras.save(tmp_path / "keras.keras")
     back = load_model(tmp_path / "keras.keras")

@@ -134,7 +134,10 @@ def functional_from_config(cls: type, config: dict[str, Any]) -> Any:
             while nodes:
                 try:
                     arguments = [resolve(arg) for arg in nodes[0]["args"]]
-                    mask = resolve(nodes[0].get("kwargs", {}).get("mask"))  # layer(x, mask=m)
+                    mask = nodes[0].get("kwargs", {}).get("mask")  # layer(x, mask=m)
+                    if _made_by_left_out_op(mask, created):
+                        mask = None  # Keras's mask ops: tinyvid's Masking attaches that mask
+                    mask = resolve(mask)
                 except IndexError:
                     break
                 created[name](arguments[0], mask=mask)
@@ -155,6 +158,12 @@ def functional_from_config(cls: type, config: dict[str, Any]) -> Any:
 
     return cls(inputs=tensor(config["input_layers"]), outputs=tensor(config["output_layers"]),
                name=config.get("name"), trainable=config.get("trainable", True))
+
+
+def _made_by_left_out_op(value: Any, created: dict[str, Any]) -> bool:
+    """True for a recorded tensor whose layer was left out (one of Keras's mask op nodes)."""
+    return (isinstance(value, dict) and value.get("class_name") == "__keras_tensor__"
+            and value["config"]["keras_history"][0] not in created)
 
 
 # Keras records the mask a Masking layer makes, in a functional graph, as two op nodes, x !=
