@@ -98,13 +98,13 @@ def local_batch(batches: Any, step: int) -> tuple[Any, Any]:
 
     current = _active()
     if current is None:
-        return unpack(batches[step])
+        return unpack(batches[step])[:2]
     if isinstance(batches, ArrayBatches) and batches.order is not None \
             and getattr(batches, "_shared_order", None) is not batches.order:
         order = np.ascontiguousarray(batches.order, dtype=np.int64)
         batches.order = current.broadcast(order, "the broadcast of the sample order")
         batches._shared_order = batches.order  # type: ignore[attr-defined]
-    x, y = unpack(batches[step])
+    x, y, _ = unpack(batches[step])  # (x, y, sample_weight): the trainer uses local_rows
     if getattr(batches, "reads_own_shard", False):
         return x, y
     start, stop = shard_bounds(len(x), current.rank, current.num_processes)
