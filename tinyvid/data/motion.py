@@ -18,13 +18,14 @@ against their fusion models, on a dataset made for the difference. Everything is
 generator seeded by (seed, class, index): the same seed gives the same pixels before encoding.
 """
 
-import json
 import os
 import pathlib
 import zlib
 from collections.abc import Sequence
 
 import numpy as np
+
+from tinyvid.data.moving_shapes import write_video_dataset
 
 MOTION_CLASSES = ("left", "right", "up", "down", "growing", "shrinking", "clockwise",
                   "anticlockwise")
@@ -122,37 +123,8 @@ def make_motion_shapes(root: str | os.PathLike, videos_per_class: int = 24, num_
         if name not in MOTION_CLASSES:
             raise ValueError(f"make_motion_shapes: invalid class {name!r} (expected some of "
                              f"{list(MOTION_CLASSES)})")
-    root = pathlib.Path(root)
-    marker = root / ".motion-shapes.json"
     wanted = {"version": 1, "classes": list(classes), "videos_per_class": videos_per_class,
               "num_frames": num_frames, "size": size, "seed": seed, "fps": fps}
-    if _read_marker(marker) == wanted:
-        return root
-    marker.unlink(missing_ok=True)
-    for name in classes:
-        folder = root / name
-        folder.mkdir(parents=True, exist_ok=True)
-        for old in folder.glob(f"{name}_*.mp4"):  # left by an earlier, larger call
-            old.unlink()
-        for index in range(videos_per_class):
-            frames = motion_video(name, index, num_frames=num_frames, size=size, seed=seed)
-            path = folder / f"{name}_{index:04d}.mp4"
-            partial = folder / f".{path.stem}.partial.mp4"  # hidden: VideoFolder never lists it
-            import imageio.v3 as iio  # here: importing tinyvid need not load imageio
-
-            iio.imwrite(partial, frames, plugin="pyav", codec="libx264", fps=fps,
-                        out_pixel_format="yuv420p")
-            os.replace(partial, path)
-    # Written last and atomically: a run cut short leaves no marker, so the next one starts over.
-    partial_marker = root / ".motion-shapes.json.partial"
-    partial_marker.write_text(json.dumps(wanted, indent=1), encoding="utf-8")
-    os.replace(partial_marker, marker)
-    return root
-
-
-def _read_marker(marker: pathlib.Path) -> object:
-    """The parameters the folder was made with, or None when it is missing or unreadable."""
-    try:
-        return json.loads(marker.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
+    return write_video_dataset(
+        root, ".motion-shapes.json", wanted,
+        lambda name, index: motion_video(name, index, num_frames=num_frames, size=size, seed=seed))

@@ -12,7 +12,7 @@ import json
 import os
 import pathlib
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -101,32 +101,45 @@ def make_moving_shapes(root: str | os.PathLike[str], videos_per_class: int = 30,
     if isinstance(size, bool) or not isinstance(size, int) or size < 16 or size % 2:
         raise ValueError(f"Invalid size: {size!r} (expected an even integer >= 16: "
                          f"yuv420p stores colour at half resolution)")
-    root = pathlib.Path(root)
-    marker = root / ".moving-shapes.json"
-    wanted = {"version": 1, "classes": list(classes), "videos_per_class": videos_per_class,
-              "num_frames": num_frames, "size": size, "seed": seed, "fps": fps}
-    if _read_marker(marker) == wanted:
-        return root
     for name in classes:
         moving_shapes_video(name, 0, num_frames=1, size=size, seed=seed)  # check every name first
+    wanted = {"version": 1, "classes": list(classes), "videos_per_class": videos_per_class,
+              "num_frames": num_frames, "size": size, "seed": seed, "fps": fps}
+    return write_video_dataset(
+        root, ".moving-shapes.json", wanted,
+        lambda name, index: moving_shapes_video(name, index, num_frames=num_frames, size=size,
+                                                seed=seed))
 
+
+def write_video_dataset(root: Any, marker_name: str, wanted: dict[str, Any],
+                        make_video: Callable[[str, int], np.ndarray]) -> pathlib.Path:
+    """Write root/<class>/<class>_<index>.mp4 (h264, yuv420p) for wanted["classes"] and
+    wanted["videos_per_class"], each video's frames from make_video(class, index).
+
+    A marker file (root/marker_name) records `wanted` once every video is written: a second call
+    with the same `wanted` returns at once, and one with another `wanted` writes again. Each
+    video and the marker are written under a temporary name and renamed, so a run cut short
+    leaves no marker and the next one starts over. Shared by the built-in datasets.
+    """
+    import imageio.v3 as iio  # here: importing tinyvid need not load imageio
+
+    root = pathlib.Path(root)
+    marker = root / marker_name
+    if _read_marker(marker) == wanted:
+        return root
     marker.unlink(missing_ok=True)
-    for name in classes:
+    for name in wanted["classes"]:
         folder = root / name
         folder.mkdir(parents=True, exist_ok=True)
         for old in folder.glob(f"{name}_*.mp4"):  # left by an earlier, larger call
             old.unlink()
-        for index in range(videos_per_class):
-            frames = moving_shapes_video(name, index, num_frames=num_frames, size=size, seed=seed)
+        for index in range(wanted["videos_per_class"]):
             path = folder / f"{name}_{index:04d}.mp4"
             partial = folder / f".{path.stem}.partial.mp4"  # hidden: VideoFolder never lists it
-            import imageio.v3 as iio  # here: importing tinyvid need not load imageio
-
-            iio.imwrite(partial, frames, plugin="pyav", codec="libx264", fps=fps,
-                        out_pixel_format="yuv420p")
+            iio.imwrite(partial, make_video(name, index), plugin="pyav", codec="libx264",
+                        fps=wanted["fps"], out_pixel_format="yuv420p")
             os.replace(partial, path)
-    # Written last and atomically: a run cut short leaves no marker, so the next one starts over.
-    partial_marker = root / ".moving-shapes.json.partial"
+    partial_marker = root / f"{marker_name}.partial"
     partial_marker.write_text(json.dumps(wanted, indent=1), encoding="utf-8")
     os.replace(partial_marker, marker)
     return root
