@@ -221,7 +221,12 @@ SESSIONS = ["stop-in-Conv2D.backward", "step-into-kernel", "stop-in-gru_step_bac
 def test_the_pdb_sessions_shown_work_as_written_from_the_repository_root(session):
     sessions = _pdb_sessions()
     assert len(sessions) == len(SESSIONS), f"expected {len(SESSIONS)} pdb sessions: {SESSIONS}"
-    command, transcript = sessions[session]
+    run_pdb_session(*sessions[session])
+
+
+def run_pdb_session(command, transcript):
+    """Run a pdb command as the tutorial shows it, feed it the transcript's (Pdb) lines, and
+    fail unless it prints the transcript's other lines in order."""
     env = dict(os.environ, PYTHONBREAKPOINT="0")
     words = shlex.split(command)
     while "=" in words[0]:  # NUMBA_DISABLE_JIT=1 python ...

@@ -8,15 +8,17 @@ step, prints what the transcript shows.
 import contextlib
 import inspect
 import io
-import os
 import re
-import shlex
-import subprocess
-import sys
 
 import pytest
 
-from tests.test_tutorial import ROOT, _line_pattern, _pdb_sessions, output_matches, read_blocks
+from tests.test_tutorial import (
+    ROOT,
+    _pdb_sessions,
+    output_matches,
+    read_blocks,
+    run_pdb_session,
+)
 from tinyvid.nn import recurrent
 
 SECTION, NEXT_SECTION = "## 8. Through time", "## 9."
@@ -72,24 +74,5 @@ def test_the_pdb_session_stops_inside_the_gru_backward_at_one_time_step():
     assert len(sessions) == 1
     command, transcript = sessions[0]
     assert not re.search(r":\d+", command), "a breakpoint by name, not by line number"
-    words = shlex.split(command)
-    assert words[0] == "python"
-    commands = [line.strip()[len("(Pdb) "):] for line in transcript.splitlines()
-                if line.strip().startswith("(Pdb) ")]
-    env = dict(os.environ, PYTHONBREAKPOINT="0")
-    result = subprocess.run([sys.executable, *words[1:]], cwd=ROOT, env=env, text=True,
-                            input="\n".join(commands + ["q", ""]), capture_output=True,
-                            timeout=300)
-    lines = [line.strip() for line in result.stdout.replace("(Pdb) ", "\n").splitlines()]
-    position = 0
-    for expected in transcript.splitlines():
-        if expected.strip().startswith("(Pdb)") or expected.strip() in ("", "..."):
-            continue
-        pattern = re.compile(_line_pattern(expected))
-        for i in range(position, len(lines)):
-            if pattern.fullmatch(lines[i]):
-                position = i + 1
-                break
-        else:
-            pytest.fail(f"`{command}` did not print, in order, the line\n{expected}\n"
-                        f"It printed:\n{result.stdout}\n{result.stderr}")
+    run_pdb_session(command, transcript)  # tests/test_tutorial.py's runner
+
