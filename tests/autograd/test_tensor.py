@@ -123,3 +123,55 @@ def test_a_hook_sees_and_can_replace_an_intermediate_gradient():
     hidden.sum().backward()
     np.testing.assert_array_equal(seen[0], [1.0, 1.0])
     np.testing.assert_array_equal(x.grad, [30.0, 30.0])
+
+
+def test_backward_without_retain_graph_frees_the_graph_and_says_so_when_run_again():
+    x = Tensor(np.array([1.0, -2.0, 3.0]), requires_grad=True)
+    h = x * 2
+    y = h.relu().sum()
+    y.backward(retain_graph=False)
+    np.testing.assert_allclose(x.grad, [2.0, 0.0, 2.0])
+    assert y.op == "Sum" and h.op == "Mul"  # the names stay; the saved arrays went
+    assert h._ctx.saved_tensors == () and h._ctx.inputs == ()
+    with pytest.raises(RuntimeError, match="backward through Sum a second time"):
+        y.backward()
+
+
+def test_backward_never_writes_into_a_gradient_the_caller_or_a_hook_holds():
+    """ReLU's backward writes into grad_output only when the engine alone holds it."""
+    x = Tensor(np.array([[1.0, -2.0], [3.0, -4.0]]), requires_grad=True)
+    seen = []
+    h = x * 1
+    y = h.relu()
+    y.register_hook(lambda g: seen.append(g))  # a hook keeps the array it is shown
+    given = np.full((2, 2), 5.0)
+    y.backward(given)
+    np.testing.assert_array_equal(given, np.full((2, 2), 5.0))  # the caller's array: untouched
+    np.testing.assert_array_equal(seen[0], np.full((2, 2), 5.0))  # and the hook's
+    np.testing.assert_array_equal(x.grad, [[5.0, 0.0], [5.0, 0.0]])
+
+
+def test_a_gradient_handed_to_two_inputs_is_not_overwritten_for_one_of_them():
+    """Add passes the same array to both of its inputs: a ReLU on one side may not write into it."""
+    x = Tensor(np.array([1.0, -2.0]), requires_grad=True)
+    z = Tensor(np.array([-1.0, 2.0]), requires_grad=True)
+    (x.relu() + z * 1).sum().backward()
+    np.testing.assert_array_equal(x.grad, [1.0, 0.0])
+    np.testing.assert_array_equal(z.grad, [1.0, 1.0])
+
+
+def test_a_leaf_keeps_an_engine_made_gradient_without_copying_it():
+    """A big weight's gradient is stored as backward made it: no second array of its size."""
+    import tracemalloc
+
+    x = Tensor(np.ones((1, 1000)), requires_grad=False)
+    w = Tensor(np.ones((1000, 1000)), requires_grad=True)  # 8 MB; its gradient too
+    loss = (x @ w).sum()
+    tracemalloc.start()
+    try:
+        loss.backward(retain_graph=False)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 1.5 * w.data.nbytes, peak  # a copy would make it 2x
+    np.testing.assert_allclose(w.grad, np.ones((1000, 1000)))

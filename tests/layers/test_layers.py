@@ -307,3 +307,33 @@ def test_unknown_keyword_and_too_small_input():
         Conv2D(1, 5)(np.zeros((1, 3, 3, 1)))
     with pytest.raises(ValueError, match=r"count_params.*isn't built"):
         Dense(1).count_params()
+
+
+@pytest.mark.parametrize("make", [
+    lambda: tinyvid.layers.Conv2D(4, 3, activation="relu"),
+    lambda: tinyvid.layers.Dense(5, activation="relu"),
+    lambda: tinyvid.layers.Conv3D(2, 3, activation="relu"),
+])
+def test_a_layers_relu_overwrites_its_own_output_and_gives_the_same_gradients(make):
+    """The pre-activation array is not kept beside the output (one array, not two)."""
+    rng = np.random.default_rng(0)
+    layer = make()
+    shape = {"Conv2D": (2, 6, 6, 3), "Dense": (4, 7), "Conv3D": (1, 4, 5, 5, 2)}[type(layer).__name__]
+    x = tinyvid.Tensor(rng.standard_normal(shape).astype(np.float32), requires_grad=True)
+    y = layer(x)
+    assert y.op == "ReLU" and np.shares_memory(y._ctx.inputs[0].data, y.data)
+    (y * y).sum().backward()
+    got = [x.grad] + [w.grad for w in layer.trainable_weights]
+
+    layer.activation = tinyvid.activations.linear  # the same layer, relu as a separate op
+    x2 = tinyvid.Tensor(x.data, requires_grad=True)
+    for w in layer.trainable_weights:
+        w.grad = None
+    z = layer(x2)
+    r = z.relu()
+    assert not np.shares_memory(z.data, r.data)
+    (r * r).sum().backward()
+    want = [x2.grad] + [w.grad for w in layer.trainable_weights]
+    np.testing.assert_allclose(y.data, r.data, rtol=1e-6)
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-6)

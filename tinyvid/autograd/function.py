@@ -31,6 +31,9 @@ class Function:
         self.inputs = inputs  # Tensors (or None); the graph's edges point from here to them
         self.needs_input_grad = tuple(t is not None and t.requires_grad for t in inputs)
         self.saved_tensors: tuple[Any, ...] = ()
+        # Set by the backward walk for each call of backward: True when grad_output is an array
+        # only the engine holds, so backward may overwrite it instead of allocating its result.
+        self.grad_output_writable = False
 
     def save_for_backward(self, *arrays: Any) -> None:
         self.saved_tensors = arrays
@@ -63,6 +66,26 @@ class Function:
             out._created_at = _user_frame()
             _check_finite(out.data, cls.__name__, "forward", out, tensors)
         return out
+
+
+class Released:
+    """What an op's node holds once `backward(retain_graph=False)` has run through it: only the
+    op's name. Its saved arrays and its inputs are let go of; running backward through it again
+    is an error that names the op. (Not a Function: it is no op and has no gradient.)"""
+
+    def __init__(self, op_name: str) -> None:
+        self.op_name = op_name
+        self.inputs: tuple = ()
+        self.saved_tensors: tuple = ()
+        self.needs_input_grad: tuple = ()
+        self.grad_output_writable = False
+
+    @staticmethod
+    def backward(ctx: Any, grad_output: np.ndarray) -> Any:
+        raise RuntimeError(
+            f"backward through {ctx.op_name} a second time: its saved arrays were freed by the "
+            f"first backward(retain_graph=False); run the forward pass again, or pass "
+            f"retain_graph=True (the default) to the first backward")
 
 
 def _as_input(x: Any, like_dtype: np.dtype) -> "Tensor | None":

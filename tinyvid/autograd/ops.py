@@ -168,18 +168,26 @@ class Log(Function):
 
 
 class ReLU(Function):
-    """z = max(x, 0)"""
+    """z = max(x, 0)
+
+    `inplace=True` writes z over x. Layers use it on the output they have just computed
+    (Conv2D(activation='relu')): backward needs only z, so the pre-activation array x need not
+    outlive the forward pass, as it would if x and z were two arrays (the graph keeps x alive).
+    """
 
     @staticmethod
-    def forward(ctx: Any, x: np.ndarray) -> np.ndarray:
-        z = np.maximum(x, 0)
+    def forward(ctx: Any, x: np.ndarray, *, inplace: bool = False) -> np.ndarray:
+        z = np.maximum(x, 0, out=x if inplace else None)
         ctx.save_for_backward(z)
         return z
 
     @staticmethod
     def backward(ctx: Any, grad_output: np.ndarray) -> np.ndarray:
         (z,) = ctx.saved_tensors
-        return grad_output * (z > 0)  # dz/dx = 1 where x > 0, else 0 (also at 0, as Keras and PyTorch)
+        # dz/dx = 1 where x > 0, else 0 (also at 0, as Keras and PyTorch); into grad_output
+        # itself when the engine says no one else holds it: one big array fewer at a time
+        out = grad_output if ctx.grad_output_writable else None
+        return np.multiply(grad_output, z > 0, out=out)
 
 
 class Sigmoid(Function):

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 
-from tinyvid.autograd.function import Function, _check_finite
+from tinyvid.autograd.function import Function, Released, _check_finite
 from tinyvid.autograd.grad_mode import is_grad_enabled, no_grad, switches
 
 # Function, no_grad and is_grad_enabled lived in this module before the engine was split up;
@@ -76,7 +76,7 @@ class Tensor:
         self.name = name
         self.grad: np.ndarray | None = None
         self.requires_grad = bool(requires_grad)
-        self._ctx: Function | None = None  # the Function (with its inputs) that produced this tensor; None for leaves
+        self._ctx: Function | Released | None = None  # the Function (with its inputs) that produced this tensor; None for leaves
         self._hooks: list[Callable[[np.ndarray], Any]] = []
         self._retains_grad = False
         self._created_at: str | None = None  # filled in only under detect_anomaly(), where it is worth the cost
@@ -106,7 +106,9 @@ class Tensor:
     @property
     def op(self) -> str | None:
         """Name of the Function that made this tensor ('MatMul', 'ReLU', ...), or None for a leaf."""
-        return None if self._ctx is None else type(self._ctx).__name__
+        if self._ctx is None:
+            return None
+        return self._ctx.op_name if isinstance(self._ctx, Released) else type(self._ctx).__name__
 
     @property
     def is_leaf(self) -> bool:
@@ -172,16 +174,23 @@ class Tensor:
 
     # --- the backward pass ------------------------------------------------------------------
 
-    def backward(self, grad: ArrayLike | None = None) -> None:
+    def backward(self, grad: ArrayLike | None = None, retain_graph: bool = True) -> None:
         """Compute the gradient of this tensor with respect to every tensor that made it.
 
         Args:
             grad: the gradient of some final scalar with respect to this tensor, of this tensor's
                 shape. May be left out when this tensor holds a single value (a loss).
+            retain_graph: True (tinyvid's default) keeps the graph, so backward can run through
+                it again. False lets go of each op, and the arrays it saved, as soon as its
+                backward has run, as PyTorch does by default: the activations of the layers
+                already passed are freed during the walk instead of after it, which lowers the
+                step's peak memory. `fit` passes False. A second backward through a graph let go
+                of raises an error naming the op.
 
         Gradients accumulate: calling `backward()` twice adds the second gradient to `.grad`,
         as PyTorch does. Call `zero_grad()` (or the optimizer's) between steps.
         """
+        owned = grad is None  # the engine made the seed gradient, so it may write into it
         if grad is None:
             if self.size != 1:
                 raise RuntimeError(
@@ -194,39 +203,68 @@ class Tensor:
                 raise ValueError(f"backward(): grad has shape {grad.shape} but the tensor has shape {self.shape}")
 
         # Gradients in flight, keyed by id(tensor): a node's entry is complete once every node
-        # that used it has been visited, which the topological order guarantees.
+        # that used it has been visited, which the topological order guarantees. `owned` holds
+        # the ids of those no one else can see (see _owned_gradients): they may be overwritten.
         grads = {id(self): grad}
-        for node in reversed(_topological_order(self)):
+        owned_ids = {id(self)} if owned else set()
+        order = _topological_order(self)
+        while order:
+            node = order.pop()  # popped, not indexed: a node let go of is then freed
             grad = grads.pop(id(node), None)
             if grad is None:
                 continue  # no path from this node to the output (a branch that was cut)
+            owned = id(node) in owned_ids
+            owned_ids.discard(id(node))
             for hook in node._hooks:
+                owned = False  # a hook may keep the array it was shown
                 replaced = hook(grad)
                 if replaced is not None:
                     grad = _checked_gradient(np.asarray(replaced, dtype=node.dtype), node, "a hook")
-            if node._ctx is None or node._retains_grad:
-                node.grad = grad.copy() if node.grad is None else node.grad + grad
-            if node._ctx is None:
+            if node._ctx is None:  # a leaf: its gradient ends here
+                if node.grad is not None:
+                    node.grad = node.grad + grad
+                else:  # a leaf keeps an owned gradient as it is: no copy of a big weight's
+                    node.grad = grad if owned else grad.copy()
                 continue
+            if node._retains_grad:
+                node.grad = grad.copy() if node.grad is None else node.grad + grad
 
             # Go one op at a time and apply the chain rule: the op turns the gradient of its
             # output into the gradient of each of its inputs.
             ctx = node._ctx
+            ctx.grad_output_writable = owned  # backward may write its result into grad_output
             input_grads = type(ctx).backward(ctx, grad)
+            ctx.grad_output_writable = False
             if not isinstance(input_grads, tuple):
                 input_grads = (input_grads,)
             if len(input_grads) != len(ctx.inputs):
                 raise RuntimeError(
                     f"{type(ctx).__name__}.backward returned {len(input_grads)} gradients "
                     f"for {len(ctx.inputs)} inputs")
-            for i, (parent, parent_grad) in enumerate(zip(ctx.inputs, input_grads)):
+            checked: list[np.ndarray | None] = []
+            for parent, parent_grad in zip(ctx.inputs, input_grads):
                 if parent is None or not parent.requires_grad or parent_grad is None:
+                    checked.append(None)
                     continue
-                parent_grad = _checked_gradient(np.asarray(parent_grad), parent, type(ctx).__name__)
+                checked.append(_checked_gradient(np.asarray(parent_grad), parent, type(ctx).__name__))
+            fresh = _owned_gradients(ctx, grad, owned, checked)
+            for i, (parent, parent_grad) in enumerate(zip(ctx.inputs, checked)):
+                if parent_grad is None:
+                    continue
                 if switches.anomaly_mode:
                     _check_finite(parent_grad, type(ctx).__name__, "backward", node, ctx.inputs, i)
                 previous = grads.get(id(parent))
-                grads[id(parent)] = parent_grad if previous is None else previous + parent_grad
+                if previous is None:
+                    grads[id(parent)] = parent_grad
+                    if fresh[i]:
+                        owned_ids.add(id(parent))
+                elif id(parent) in owned_ids:  # add into the array the engine already owns
+                    np.add(previous, parent_grad, out=previous)
+                else:
+                    grads[id(parent)] = np.asarray(previous + parent_grad)  # 0-d stays an array
+                    owned_ids.add(id(parent))
+            if not retain_graph:  # the op's saved arrays, and its hold on its inputs, go now
+                node._ctx = Released(type(ctx).__name__)
 
     # --- operators and methods: each calls one Function from ops.py by name ----------------
 
@@ -302,6 +340,33 @@ def _topological_order(root: Tensor) -> list[Tensor]:
                 if parent is not None and parent.requires_grad and id(parent) not in visited:
                     stack.append((parent, False))
     return order
+
+
+def _owned_gradients(ctx: "Function | Released", grad_output: np.ndarray, grad_output_owned: bool,
+                     grads: list[np.ndarray | None]) -> list[bool]:
+    """For each gradient a backward returned: True when no one but the engine can hold it.
+
+    Only such a gradient may later be overwritten in place (ReLU's backward writes into its
+    grad_output when `ctx.grad_output_writable`), or kept as a leaf's `.grad` without a copy.
+    A gradient is not owned when it shares memory with another one returned here (Add hands
+    grad_output to both inputs), with an array the op saved or holds as an attribute, with an
+    input's data, or with a grad_output the engine does not own, or is read-only (a broadcast
+    view). `np.may_share_memory` compares
+    only the arrays' address ranges: quick, and when unsure it says "shared", which costs a
+    copy, never a wrong gradient.
+    """
+    held = [t.data for t in ctx.inputs if t is not None]
+    for value in (*ctx.saved_tensors, *vars(ctx).values()):  # arrays, and lists of arrays
+        items = value if isinstance(value, (list, tuple)) else (value,)
+        held += [a for a in items if isinstance(a, np.ndarray)]
+    if not grad_output_owned:
+        held.append(grad_output)
+    owned = []
+    for i, g in enumerate(grads):
+        others = [o for j, o in enumerate(grads) if j != i and o is not None]
+        owned.append(g is not None and g.flags.writeable  # not a broadcast view
+                     and not any(np.may_share_memory(g, a) for a in held + others))
+    return owned
 
 
 def _checked_gradient(grad: np.ndarray, tensor: Tensor, op_name: str) -> np.ndarray:

@@ -13,6 +13,7 @@ so its gradient comes from the op's `backward`:
 """
 
 from tinyvid import nn
+from tinyvid.autograd import ops
 
 __all__ = [
     "linear", "relu", "sigmoid", "tanh", "softmax", "ALL", "get", "serialize",
@@ -63,6 +64,20 @@ def get(identifier):
     raise ValueError(
         f"Could not interpret activation function identifier: {identifier!r}. "
         f"Known activations: {', '.join(sorted(ALL))}")
+
+
+def apply_to_own_output(activation, y):
+    """`activation(y)` for a layer's own output, the array its op has just made (Dense, Conv2D).
+
+    relu then writes over y instead of making a second array: y is the layer's alone, and
+    relu's backward needs only its result, so the pre-activation values are not needed again.
+    Without this, the graph would keep both arrays of every such layer alive until backward
+    (at 128x128 frames, batch 64, the document's model holds 382 MB more). Any other
+    activation is applied as it is.
+    """
+    if activation is relu:
+        return ops.ReLU.apply(y, inplace=True)
+    return activation(y)
 
 
 def serialize(fn):

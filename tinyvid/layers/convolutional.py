@@ -78,7 +78,7 @@ class Conv2D(Layer):
         # Checked in __init__ and build (and the input's shape by Layer.__call__): the op trusts it.
         y = Conv2DFunction.apply(x, self.kernel, self.bias, strides=self.strides,
                                  padding=self.padding, dilation_rate=self.dilation_rate)
-        return self.activation(y)
+        return activations.apply_to_own_output(self.activation, y)  # relu: in place
 
     def compute_output_shape(self, input_shape):
         n, h, w, _ = input_shape
@@ -176,7 +176,7 @@ class Conv3D(Layer):
     def call(self, x, training=False):
         y = Conv3DFunction.apply(x, self.kernel, self.bias, strides=self.strides,
                                  padding=self.padding, dilation_rate=self.dilation_rate)
-        return self.activation(y)
+        return activations.apply_to_own_output(self.activation, y)  # relu: in place
 
     def compute_output_shape(self, input_shape):
         sizes = [output_length(size, k, s, d, self.padding) for size, k, s, d in

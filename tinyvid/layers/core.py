@@ -110,7 +110,7 @@ class Dense(Layer):
 
     def call(self, x, training=False):
         y = DenseFunction.apply(x, self.kernel, self.bias)  # x @ W + b in one op (BLAS)
-        return self.activation(y)
+        return activations.apply_to_own_output(self.activation, y)  # relu: in place
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.units,)

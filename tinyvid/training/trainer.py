@@ -153,7 +153,9 @@ class Trainer:
             return distribution.step_without_samples(self.optimizer, weights, self._trackers())
         y_pred = self(x, training=True)  # forward: the engine records each op
         loss = self.compute_loss(y, y_pred, sample_weight)  # J: a scalar Tensor, the batch's mean
-        loss.backward()  # backward: grad J(theta) into every weight's .grad
+        loss.backward(retain_graph=False)  # backward: grad J(theta) into every weight's .grad
+        # (retain_graph=False: each op's saved arrays go as soon as its backward has run, as the
+        # graph is not needed again; that lowers the step's peak memory)
         distribution.average_gradients(weights, n)  # data-parallel: one Allreduce of them all
         self.optimizer.apply_gradients([(w.grad, w) for w in weights])  # step: update theta
         for w in weights:
