@@ -79,7 +79,7 @@ def train_on_folder(root, out, frames=8, size=64, epochs=10, batch_size=32, lear
     and report the results, with the validation videos' confusion matrix.
 
     workers: processes decoding the videos of the next batches while the model trains (0: the
-    training loop decodes each video itself; frame models only); cache_max_bytes bounds the frame
+    training loop decodes each video itself); cache_max_bytes bounds the frame
     cache in --out; sampling: which frames make a clip ("even" or "segments", clip models).
 
     Raises:
@@ -345,7 +345,7 @@ def _parser():
     train.add_argument("--learning-rate", type=float, default=0.001, help="Adam's learning rate (default: %(default)s)")
     train.add_argument("--seed", type=int, default=0, help="seed for the split, weights and shuffling (default: %(default)s)")
     train.add_argument("--out", default="tinyvid-out", help="folder for weights, history and plot (default: %(default)s)")
-    train.add_argument("--workers", type=int, default=2, help="processes decoding videos ahead of training; 0 decodes in the training loop; single_frame only: clip batches are read in the training loop (default: %(default)s)")
+    train.add_argument("--workers", type=int, default=2, help="processes decoding videos ahead of training; 0 decodes in the training loop (default: %(default)s)")
     train.add_argument("--cache-max-bytes", type=_byte_count, default=None, help="bound on the frame cache in --out, e.g. 500M or 2G (default: no bound)")
 
     cache = commands.add_parser(

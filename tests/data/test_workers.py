@@ -193,3 +193,32 @@ def test_a_warm_cache_needs_no_workers(shapes, tmp_path):
     warm = FrameBatches(folder, batch_size=5, workers=2)
     assert_same_batches(first, [warm[i] for i in range(len(warm))])
     assert warm._reader is None  # every video came from the cache, read here
+
+
+def clip_batches(folder, **kwargs):
+    from tinyvid.data.clips import ClipAugmentation, ClipBatches
+
+    return ClipBatches(folder, batch_size=3, num_frames=3, sampling="segments",
+                       augmentation=ClipAugmentation(crop=(12, 12)), **kwargs)
+
+
+@pytest.mark.parametrize("use_multiprocessing", [
+    False, pytest.param(True, marks=pytest.mark.slow)])
+def test_clip_batches_read_ahead_give_the_same_clips(shapes, use_multiprocessing):
+    """Segments and augmentation come from (seed, epoch, video): not from who read the video."""
+    root, _ = shapes
+    folder = VideoFolder(root, num_frames=None, size=(16, 16))  # ClipBatches picks the frames
+    serial = epochs_of_batches(clip_batches(folder))
+    ahead = clip_batches(folder, workers=2, use_multiprocessing=use_multiprocessing)
+    assert_same_batches(serial, epochs_of_batches(ahead))
+    assert folder.skipped and folder.skipped[0][0].name == "zz_broken.mp4"
+
+
+def test_an_error_in_a_clip_worker_is_the_same_video_read_error(shapes):
+    root, broken = shapes
+    folder = VideoFolder(root, num_frames=None, size=(16, 16), on_error="raise")
+    batches = clip_batches(folder, workers=2)
+    with pytest.raises(VideoReadError, match=re.escape(str(broken)) + ".*decoding failed"):
+        for i in range(len(batches)):
+            batches[i]
+    batches.close()

@@ -112,6 +112,11 @@ class ClipBatches(FrameBatches):
         training: whether to draw random segments and augmentations; by default `shuffle`
             (training batches shuffle, validation batches do not).
         return_mask: batches as ((x, mask), y) instead of (x, y).
+        workers, use_multiprocessing, max_queue_size: Keras's PyDataset arguments, as for
+            FrameBatches: background workers (threads, or processes started with "spawn") read
+            the videos of the next max_queue_size batches while the model trains on this one.
+            Each clip is still cut and augmented here, from (seed, epoch, video), so the batches
+            do not depend on the number of workers.
 
     Returns from `batches[i]`:
         x float32 (batch, T, height, width, 3) in [0, 1] (zero frames after a short video's
@@ -121,7 +126,8 @@ class ClipBatches(FrameBatches):
     def __init__(self, video_folder: VideoFolder, batch_size: int = 8, shuffle: bool = True,
                  seed: int = 0, label_mode: str = "categorical", num_frames: int | None = None,
                  sampling: str = "even", augmentation: ClipAugmentation | None = None,
-                 training: bool | None = None, return_mask: bool = False):
+                 training: bool | None = None, return_mask: bool = False, workers: int = 1,
+                 use_multiprocessing: bool = False, max_queue_size: int = 10):
         if sampling not in SAMPLINGS:
             raise ValueError(f"ClipBatches: invalid value for argument `sampling`: expected one "
                              f"of {SAMPLINGS}. Received: sampling={sampling!r}")
@@ -147,7 +153,9 @@ class ClipBatches(FrameBatches):
         # shard=None: a clip batch is read whole; under DataParallel the trainer cuts each
         # rank's rows out of it (tinyvid.distribution.local_rows).
         super().__init__(video_folder, batch_size=batch_size, shuffle=shuffle, seed=seed,
-                         label_mode=label_mode, shard=None)
+                         label_mode=label_mode, workers=workers,
+                         use_multiprocessing=use_multiprocessing, max_queue_size=max_queue_size,
+                         shard=None)
 
     def __len__(self) -> int:
         return math.ceil(len(self._order) / self.batch_size)

@@ -81,15 +81,16 @@ def video_folders(name: str, root: Any, frames: int, size: int, seed: int, cache
 
 def batches_for(name: str, folder: Any, frames: int, batch_size: int, shuffle: bool, seed: int,
                 workers: int, sampling: str = "even") -> Any:
-    """FrameBatches (frame models, with `workers` decoding ahead) or ClipBatches (clip models:
-    read in the training loop, ClipBatches takes no workers) over `folder`."""
+    """FrameBatches (frame models) or ClipBatches (clip models) over `folder`, with `workers`
+    processes decoding the videos of the next batches ahead of training (0: none)."""
     from tinyvid.datasets import ClipBatches, FrameBatches
 
     if not takes_clips(name):
         return FrameBatches(folder, batch_size=batch_size, shuffle=shuffle, seed=seed,
                             workers=workers, use_multiprocessing=workers > 0)
     return ClipBatches(folder, batch_size=batch_size, shuffle=shuffle, seed=seed,
-                       num_frames=frames, sampling=sampling, return_mask=takes_mask(name))
+                       num_frames=frames, sampling=sampling, return_mask=takes_mask(name),
+                       workers=workers, use_multiprocessing=workers > 0)
 
 
 def evaluate_video_model(name: str, model: Any, folder: Any, frames: int, batch_size: int,
