@@ -9,11 +9,9 @@ fresh process, reporting that process's peak resident set size and the ratio of 
 (1.00 = no growth). Each size runs twice: with tinyvid's default of keeping freed memory for the
 next step (kernels/memory.py), and with glibc's own malloc settings (TINYVID_KEEP_FREED_MEMORY=0),
 which shows what that default costs. With memory kept, the peak climbs to a plateau as the heap
-settles and then stays: over 3 epochs of 540 videos (405 steps) it reached 642 MB by step 45 and
-never rose again (glibc's settings: 565 MB). A 45-step epoch sometimes ends below the plateau:
-over five full runs, 595-655 MB for 180 videos against 643-655 MB for 540, a ratio of 1.00-1.10
-that is this settling, not growth with the dataset; glibc's settings: 584-591 MB, 1.00-1.01. The peak is Linux's VmHWM (/proc/self/status), which a new program starts
-afresh; getrusage's ru_maxrss, the fallback elsewhere, can carry the parent's peak over a fork.
+settles and then stays, so a short epoch can end below the plateau: a ratio a little above 1.00
+can be that settling rather than growth with the dataset (docs/performance.md has the runs).
+The peak is Linux's VmHWM (/proc/self/status), which a new program starts afresh; getrusage's ru_maxrss, the fallback elsewhere, can carry the parent's peak over a fork.
 
 The second table is the training step alone at larger frames: peak RSS of a fresh process that
 builds the document's model for 64x64 and 128x128 frames, batch 64, and runs a few steps on
