@@ -268,20 +268,24 @@ def predict_videos(weights, videos, top=3):
         print(f"{video}: {ranked}")
 
 
-def cache_folder(root, out, frames=8, size=64):
-    """Decode every video under root into the frame cache `train` reads (OUT/frame-cache), so
-    that training does not decode. Under mpiexec each rank decodes every N-th video; the cache
-    is safe to fill from several ranks or machines at once (see VideoFolder._store)."""
+def cache_folder(root, out, frames=8, size=64, model="single_frame"):
+    """Decode every video under root into the frame cache `train --model MODEL` reads
+    (OUT/frame-cache), so that training does not decode: `frames` frames per video for a frame
+    model, every frame for a clip model (its batches choose the clip's frames each epoch).
+    Under mpiexec each rank decodes every N-th video; the cache is safe to fill from several
+    ranks or machines at once (see VideoFolder._store)."""
     from tinyvid.datasets import VideoFolder
 
-    folder = VideoFolder(root, num_frames=frames, size=(size, size),
+    clips = video_training.takes_clips(model)
+    folder = VideoFolder(root, num_frames=None if clips else frames, size=(size, size),
                          cache_dir=pathlib.Path(out) / "frame-cache")
     rank, ranks = distribution.shard()
     mine = range(rank, len(folder), ranks)
     decoded = sum(folder.read_or_skip(i)[0] is not None for i in mine)
     decoded, skipped = distribution.sum_over_ranks([decoded, len(mine) - decoded])
-    print(f"cached {decoded:.0f} of {len(folder)} videos ({frames} frames at {size}x{size}) in "
-          f"{folder.cache_dir}" + (f"; {skipped:.0f} could not be read" if skipped else ""))
+    what = "every frame" if clips else f"{frames} frames"
+    print(f"cached {decoded:.0f} of {len(folder)} videos ({what} at {size}x{size}, for {model}) "
+          f"in {folder.cache_dir}" + (f"; {skipped:.0f} could not be read" if skipped else ""))
 
 
 def _data_parallel_if_launched():
@@ -351,11 +355,12 @@ def _parser():
     cache = commands.add_parser(
         "cache", help="decode every video of a class-per-folder tree into train's frame cache",
         description="Decode each video under ROOT once into OUT/frame-cache, where `tinyvid train "
-                    "ROOT --out OUT` with the same --frames and --size reads it. Under "
+                    "ROOT --out OUT` with the same --model, --frames and --size reads it. Under "
                     "`mpiexec -n N` the videos are split across the N ranks.")
     cache.add_argument("root", help="folder with one sub-folder of videos per class")
     cache.add_argument("--frames", type=int, default=8, help="frames sampled evenly from each video (default: %(default)s)")
     cache.add_argument("--size", type=int, default=64, help="frames are resized to SIZE x SIZE (default: %(default)s)")
+    cache.add_argument("--model", choices=list(video_training.MINIMUM_SHAPES), default="single_frame", help="the model train will run: a frame model's cache holds --frames frames per video, a clip model's every frame (default: %(default)s)")
     cache.add_argument("--out", default="tinyvid-out", help="the train run's --out folder; the cache is OUT/frame-cache (default: %(default)s)")
 
     predict = commands.add_parser("predict", help="print the top classes of videos with trained weights")
@@ -457,7 +462,7 @@ def _run(args):
     elif args.command == "predict":
         predict_videos(args.weights, args.videos, top=args.top)
     elif args.command == "cache":
-        cache_folder(args.root, args.out, frames=args.frames, size=args.size)
+        cache_folder(args.root, args.out, frames=args.frames, size=args.size, model=args.model)
     return 0
 
 

@@ -188,9 +188,22 @@ def test_two_processes_writing_the_same_cache_entries_at_once(videos, tmp_path):
 
 def test_tinyvid_cache_without_mpiexec_decodes_every_video_once(videos, tmp_path, capsys):
     assert main(["cache", str(videos), "--frames", "4", "--size", "16", "--out", str(tmp_path)]) == 0
-    assert "cached 6 of 6 videos (4 frames at 16x16)" in capsys.readouterr().out
+    assert "cached 6 of 6 videos (4 frames at 16x16, for single_frame)" in capsys.readouterr().out
     folder = VideoFolder(videos, num_frames=4, size=(16, 16), cache_dir=tmp_path / "frame-cache")
     assert all(folder._is_cached(path) for path in folder.videos)
+
+
+def test_tinyvid_cache_for_a_clip_model_holds_what_its_training_reads(videos, tmp_path, capsys):
+    """A clip model's VideoFolder reads every frame: the cache must hold those, not 4 frames."""
+    from tinyvid.training import video_training
+
+    assert main(["cache", str(videos), "--model", "slow_fusion", "--frames", "4", "--size",
+                 "16", "--out", str(tmp_path)]) == 0
+    assert "cached 6 of 6 videos (every frame at 16x16, for slow_fusion)" in capsys.readouterr().out
+    train, validation = video_training.video_folders("slow_fusion", videos, 4, 16, 0,
+                                                     tmp_path / "frame-cache", None)
+    for folder in (train, validation):
+        assert len(folder) and all(folder.cached_frames(i) is not None for i in range(len(folder)))
 
 
 def test_tinyvid_cache_on_a_missing_folder_is_one_clear_line(tmp_path, capsys):
