@@ -127,7 +127,8 @@ def test_workers_arguments_are_checked(shapes):
 
 
 CTRL_C = r"""
-import os, sys, time
+import faulthandler, os, signal, sys, time
+faulthandler.register(signal.SIGUSR1)  # the test asks for every thread's stack if this hangs
 from tinyvid.data.batches import FrameBatches
 from tinyvid.data.folder import VideoFolder
 
@@ -159,7 +160,16 @@ def test_ctrl_c_stops_the_worker_processes(shapes, tmp_path):
         assert len(pids) == 2
         time.sleep(0.5)
         child.send_signal(signal.SIGINT)
-        _, stderr = child.communicate(timeout=30)
+        try:
+            _, stderr = child.communicate(timeout=30)
+        except subprocess.TimeoutExpired:  # say where it hangs: every thread's stack, then fail
+            sigint = _ignores_sigint(child.pid)
+            child.send_signal(signal.SIGUSR1)
+            time.sleep(1)
+            child.kill()
+            _, stderr = child.communicate()
+            pytest.fail(f"Ctrl-C did not end the training loop within 30 s (SIGINT {sigint}); "
+                        f"its stacks:\n{stderr}")
     finally:
         child.kill()
     assert "KeyboardInterrupt" in stderr
@@ -168,6 +178,18 @@ def test_ctrl_c_stops_the_worker_processes(shapes, tmp_path):
     while time.monotonic() < deadline and any(_alive(pid) for pid in pids):
         time.sleep(0.1)
     assert not any(_alive(pid) for pid in pids)
+
+
+def _ignores_sigint(pid):
+    """From /proc: whether the process ignores SIGINT (SigIgn) or blocks it (SigBlk)."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            fields = dict(line.split(":", 1) for line in f if ":" in line)
+    except OSError:
+        return "unknown"
+    bit = 1 << (signal.SIGINT - 1)
+    return (f"ignored={bool(int(fields['SigIgn'], 16) & bit)}, "
+            f"blocked={bool(int(fields['SigBlk'], 16) & bit)}")
 
 
 def _alive(pid):
