@@ -167,7 +167,9 @@ def test_ctrl_c_stops_the_worker_processes(shapes, tmp_path):
             child.send_signal(signal.SIGUSR1)
             time.sleep(1)
             child.kill()
-            _, stderr = child.communicate()
+            for pid in pids:  # the workers keep the child's pipes open while they live
+                _kill(pid)
+            _, stderr = child.communicate(timeout=10)
             pytest.fail(f"Ctrl-C did not end the training loop within 30 s (SIGINT {sigint}); "
                         f"its stacks:\n{stderr}")
     finally:
@@ -178,6 +180,37 @@ def test_ctrl_c_stops_the_worker_processes(shapes, tmp_path):
     while time.monotonic() < deadline and any(_alive(pid) for pid in pids):
         time.sleep(0.1)
     assert not any(_alive(pid) for pid in pids)
+
+
+@pytest.mark.slow
+def test_worker_processes_end_when_the_main_process_is_killed(shapes, tmp_path):
+    """SIGKILL leaves the main process no time to stop its workers: they must see it is gone."""
+    script = tmp_path / "loop.py"
+    script.write_text(CTRL_C)
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    child = subprocess.Popen([sys.executable, str(script), str(shapes[0])], env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    pids = []
+    try:
+        pids = [int(p) for p in child.stdout.readline().split()]
+        assert len(pids) == 2
+        child.kill()
+        child.wait(timeout=10)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and any(_alive(pid) for pid in pids):
+            time.sleep(0.1)
+        assert not any(_alive(pid) for pid in pids)
+    finally:
+        child.kill()
+        for pid in pids:
+            _kill(pid)
+
+
+def _kill(pid):
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
 
 
 def _ignores_sigint(pid):

@@ -39,6 +39,7 @@ import numpy as np
 from tinyvid.data import cache as cache_module
 
 START_METHOD = "spawn"
+PARENT_CHECK_SECONDS = 1.0  # how often an idle worker process checks that the main one lives
 
 
 class VideoReader:
@@ -151,13 +152,31 @@ class VideoReader:
 
 
 def _work(folder: Any, tasks: Any, results: Any, in_process: bool) -> None:
-    """A worker's loop: read each video asked for, send back (video, frames, error, notes)."""
+    """A worker's loop: read each video asked for, send back (video, frames, error, notes).
+
+    A worker process also ends by itself, within PARENT_CHECK_SECONDS, once the main process is
+    gone however it went (Ctrl-C, a crash, SIGKILL), without waiting to hand over frames nobody
+    will read: orphaned workers would otherwise wait on the queues forever, each holding the
+    other's pipe open (so the results pipe never breaks), and keep the main process's stdout
+    and stderr open too.
+    """
     notes: list[tuple[str, str, str]] = []
+    parent = None
     if in_process:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle
         cache_module._collecting = notes
+        parent = multiprocessing.parent_process()
     while True:
-        video = tasks.get()
+        try:
+            video = tasks.get(timeout=PARENT_CHECK_SECONDS)
+        except queue.Empty:
+            if parent is not None and not parent.is_alive():
+                results.cancel_join_thread()  # exit now, with no one left to read the frames
+                return
+            continue
+        except (EOFError, OSError):  # the main process closed the queue's pipe: it is gone
+            results.cancel_join_thread()
+            return
         if video is None:
             return
         frames, error = None, None
