@@ -8,12 +8,12 @@ Read them in this order:
 
     geometry.py    output sizes and Keras 'valid' / 'same' padding, argument checks
     reference.py   slow, obviously correct NumPy versions of everything below
-    cores.py       big work split into parts, run side by side in one thread per core
+    cores.py       big work split into one share per core, run side by side in threads
     memory.py      why freed arrays are kept for the next training step (page faults)
     process.py     the two process-wide settings training asks for, applied only when asked
     dense.py       y = x @ w + b: all BLAS, no loop of our own
     pool.py        max and average pooling: plain loops (numba's prange spreads them)
-    conv.py        conv2d as im2col (a loop) + a matrix product (BLAS), in parts per core
+    conv.py        conv2d as im2col (a loop) + a matrix product (BLAS), a share per core
     optim.py       Adam's update as one loop over the weights
 
 How to step into a kernel. Each loop is written once, as a plain function, and jitted on the next

@@ -48,7 +48,7 @@ from typing import Any
 import numpy as np
 from numba import njit
 
-from .cores import PARTS_PER_CORE, bounds, num_parts, run_parts
+from .cores import bounds, num_parts, run_parts
 from .geometry import conv_geometry, float_arrays
 
 IntOrPair = int | tuple[int, int]  # strides, dilation: one int for both axes, or (height, width)
@@ -171,11 +171,11 @@ def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None,
                    strides: IntOrPair = 1, padding: str = "valid", dilation_rate: IntOrPair = 1,
                    *, keep_cols: bool = False, chunk: int | None = None,
                    jit: bool = True) -> Any:
-    """y = conv2d(x, w) + b, as im2col + BLAS, one chunk of images at a time, in parts per core.
+    """y = conv2d(x, w) + b, as im2col + BLAS, one chunk of images at a time, a share per core.
 
     Loop nest:
 
-        for each part of the batch, side by side:              # kernels/cores.py, threads
+        for each core's share of the batch, side by side:      # kernels/cores.py, threads
             for n0 in range(lo, hi, chunk):                     # Python
                 cols = im2col(x[n0 : n0 + chunk])               # Numba
                 y[n0 : n0 + chunk] = cols @ w.reshape(-1, c_out) + b    # BLAS, one thread
@@ -230,11 +230,11 @@ def conv2d_backward(dy: np.ndarray, x: np.ndarray, w: np.ndarray, strides: IntOr
                     need_dx: bool = True, need_dw: bool = True, need_db: bool = True,
                     cols: np.ndarray | None = None, chunk: int | None = None,
                     jit: bool = True) -> ThreeGrads:
-    """Gradients of conv2d: dx, dw, db from dy, one chunk of images at a time, in parts per core.
+    """Gradients of conv2d: dx, dw, db from dy, one chunk of images at a time, a share per core.
 
     Loop nest:
 
-        for each part of the batch, side by side:              # kernels/cores.py, threads
+        for each core's share of the batch, side by side:      # kernels/cores.py, threads
             for n0 in range(lo, hi, chunk):                     # Python
                 cols = im2col(x[n0 : n0 + chunk])   (or a slice of the kept cols)   # Numba
                 dw_share += cols.T @ dy[n0 : n0 + chunk]                            # BLAS
@@ -306,6 +306,5 @@ def conv2d_backward(dy: np.ndarray, x: np.ndarray, w: np.ndarray, strides: IntOr
 
 def _run_shares(share, n, flops, jit):
     """share(lo, hi) for each core's contiguous share of the n images (kernels/cores.py)."""
-    # PARTS_PER_CORE parts per core: a core slowed by another program takes fewer of them
-    parts = num_parts(flops, n, per_core=PARTS_PER_CORE)
+    parts = num_parts(flops, n)
     return run_parts(lambda p: share(*bounds(n, parts)[p]), parts, jit)

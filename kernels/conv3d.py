@@ -32,7 +32,7 @@ steps through every loop, with the same numbers as NUMBA_DISABLE_JIT=1. Work is 
 import numpy as np
 
 from .conv import _col2im, _im2col, col2im, im2col
-from .cores import PARTS_PER_CORE, bounds, num_parts, run_parts
+from .cores import bounds, num_parts, run_parts
 from .geometry import conv3d_geometry, float_arrays
 
 CHUNK_BYTES = 4 * 1024 * 1024
@@ -68,7 +68,7 @@ def conv3d_forward(x, w, b=None, strides=1, padding="valid", dilation_rate=1, *,
 
     Loop nest:
 
-        for each part of the clips, side by side:              # kernels/cores.py, threads
+        for each core's share of the clips, side by side:      # kernels/cores.py, threads
             for n in its clips:
                 y[n] = b
                 for f0 in range(0, time, chunk):                # Python
@@ -124,7 +124,7 @@ def conv3d_backward(dy, x, w, strides=1, padding="valid", dilation_rate=1, *, ne
 
     Loop nest:
 
-        for each part of the clips, side by side:              # kernels/cores.py, threads
+        for each core's share of the clips, side by side:      # kernels/cores.py, threads
             for n in its clips, for each chunk of input frames:
                 cols = im2col(x[n, chunk])                                  # Numba
                 for it in the chunk:
@@ -202,6 +202,5 @@ def conv3d_backward(dy, x, w, strides=1, padding="valid", dilation_rate=1, *, ne
 
 def _run_shares(share, n, flops, jit):
     """share(lo, hi) for each core's contiguous share of the n clips (kernels/cores.py)."""
-    # PARTS_PER_CORE parts per core: a core slowed by another program takes fewer of them
-    parts = num_parts(flops, n, per_core=PARTS_PER_CORE)
+    parts = num_parts(flops, n)
     return run_parts(lambda p: share(*bounds(n, parts)[p]), parts, jit)

@@ -1,26 +1,19 @@
-"""Using every core: split a kernel's work into parts and run them side by side, one thread per core.
+"""Using every core: split a kernel's work into parts, one per core, and run them side by side.
 
 The big kernels (conv2d, dense) are loops of our own (im2col, col2im: Numba) around matrix
-products (BLAS). Each part is a slice of the batch (conv2d) or of the long axis of a matrix
-(dense): a thread runs the loops and the products of its part alone, with BLAS single-threaded
-meanwhile. The threads need no lock for the work: numpy releases Python's GIL inside BLAS, and
-the Numba loops are compiled with `nogil=True`.
+products (BLAS). Each part is one core's share of the batch (conv2d) or of the long axis of a
+matrix (dense): it runs the loops and the products of its share alone, in its own thread, with
+BLAS single-threaded meanwhile. The threads need no lock: numpy releases Python's GIL inside
+BLAS, and the Numba loops are compiled with `nogil=True`.
 
     def work(part):                           # e.g. images [lo, hi) of the batch
-        ... im2col, matrix product, ...       # one part, start to finish
-    run_parts(work, parts)                    # one runner per core, this thread among them;
-                                              # each takes the next part until none is left
-
-The convolutions and dense cut up to PARTS_PER_CORE parts per core rather than one equal share
-each: when another program (or tinyvid's own decoding workers) takes time on one core, the
-other core's runner takes more of the parts instead of the whole step waiting for the slowest
-share. The results come back in part order, so their sum does not depend on which thread ran
-which part.
+        ... im2col, matrix product, ...       # one core's share, start to finish
+    run_parts(work, parts)                    # part 0 here, parts 1.. in pool threads
 
 Why not let BLAS spread each product over the cores, as numpy does by default? OpenBLAS splits
 each product between its threads, which then wait for each other by spinning, many times per
 product; when another program takes a core, the waits stall the whole step. Split by us, each
-thread finishes its own parts whatever the other does, there is no hand-over between Numba's
+thread finishes its own share whatever the other does, there is no hand-over between Numba's
 threads and BLAS's at every chunk, and each core keeps its own images in its own cache.
 
 One thing can still slow the shares down: BLAS threads of your own. After a product numpy ran on
@@ -53,11 +46,6 @@ MIN_PART_FLOPS = 20_000_000
 """Work of fewer floating-point operations than this per part is not split: handing it to a
 thread would cost about as much as it saves."""
 
-PARTS_PER_CORE = 4
-"""The convolutions split a batch into up to this many parts per core, handed out to the cores
-as each asks for the next: on a machine shared with other programs (or with tinyvid's own
-decoding workers), equal shares would leave the whole step waiting for the slowest core."""
-
 PARALLEL_LAUNCH = threading.Lock()
 """Held while a `parallel=True` kernel (pooling, Adam) runs. Numba's workqueue threading layer,
 which tinyvid picks for training (process.py), aborts the whole process when two Python threads
@@ -75,11 +63,9 @@ _blas_users = 0  # threads inside run_parts with BLAS limited to one thread
 _blas_limiter: Any = None  # threadpoolctl's record of the limits to restore, while users > 0
 
 
-def num_parts(flops: int, items: int, per_core: int = 1) -> int:
-    """How many parts to split `items` (images, rows) worth `flops` in all into:
-    1 .. per_core * NUM_CORES. More parts than cores (per_core > 1) let a core that runs ahead
-    take more of them (run_parts hands them out as the threads ask)."""
-    return int(max(1, min(per_core * NUM_CORES, items, flops // MIN_PART_FLOPS)))
+def num_parts(flops: int, items: int) -> int:
+    """How many parts to split `items` (images, rows) worth `flops` in all into: 1 .. NUM_CORES."""
+    return int(max(1, min(NUM_CORES, items, flops // MIN_PART_FLOPS)))
 
 
 def bounds(n: int, parts: int) -> list[tuple[int, int]]:
@@ -99,37 +85,10 @@ def run_parts(work: Callable[[int], T], parts: int, jit: bool = True) -> list[T]
     blas = _blas_controller()
     if blas is None:  # a BLAS we cannot limit: let it use the cores, one part after the other
         return [work(p) for p in range(parts)]
-    # One runner per core (this thread is one of them), each taking the next part not yet
-    # taken until none is left: when another program slows one core, the other runners take
-    # more of the parts instead of waiting for it. The results come back in part order, so a
-    # sum over them is the same whichever thread ran which part.
-    results: list[Any] = [None] * parts
-    next_part = iter(range(parts))
-    take = threading.Lock()
-    failed = threading.Event()  # after an error no runner starts another part
-
-    def runner() -> None:
-        while not failed.is_set():
-            with take:
-                p = next(next_part, None)
-            if p is None:
-                return
-            try:
-                results[p] = work(p)
-            except BaseException:
-                failed.set()
-                raise
-
     with _single_threaded_blas(blas):
-        others = [_thread_pool().submit(runner) for _ in range(min(parts, NUM_CORES) - 1)]
-        try:
-            runner()  # this thread runs parts too instead of waiting idle
-        finally:  # every runner has stopped before BLAS gets its threads back
-            errors = [future.exception() for future in others]
-    for error in errors:
-        if error is not None:
-            raise error  # a part's error, here in the caller's thread
-    return results
+        others = [_thread_pool().submit(work, p) for p in range(1, parts)]
+        first = work(0)  # this thread takes part 0 instead of waiting idle
+        return [first] + [future.result() for future in others]
 
 
 @contextlib.contextmanager

@@ -14,7 +14,7 @@ The loop nest BLAS runs, for x flattened to `(rows, in)`, rows = the product of 
 reference.py writes the same with np.einsum. Shapes: x `(..., in)`, w `(in, out)`, b `(out,)`,
 y `(..., out)`.
 
-Big products are split along the `in` axis into parts, a few per core (kernels/cores.py), each a
+Big products are split along the `in` axis into one share per core (kernels/cores.py), each a
 single-threaded BLAS call in its own thread: forward adds the shares' partial products, and
 backward gives each share its own rows of dw and columns of dx. For the document's model's
 (32, 230400) @ (230400, 64) this is what keeps a loaded machine from stalling it: OpenBLAS's own
@@ -27,7 +27,7 @@ threads wait for each other by spinning, and stall when another program takes a 
 
 import numpy as np
 
-from .cores import PARTS_PER_CORE, bounds, num_parts, run_parts
+from .cores import bounds, num_parts, run_parts
 from .geometry import float_arrays
 
 
@@ -89,6 +89,5 @@ def dense_backward(dy: np.ndarray, x: np.ndarray, w: np.ndarray, *, need_dx: boo
 
 
 def _shares(rows: int, n_in: int, n_out: int, passes: int = 1) -> list[tuple[int, int]]:
-    """Up to PARTS_PER_CORE (lo, hi) ranges of the `in` axis per core, or a single one for small
-    products."""
-    return bounds(n_in, num_parts(passes * 2 * rows * n_in * n_out, n_in, per_core=PARTS_PER_CORE))
+    """One (lo, hi) range of the `in` axis per core, or a single one for small products."""
+    return bounds(n_in, num_parts(passes * 2 * rows * n_in * n_out, n_in))

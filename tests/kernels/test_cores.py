@@ -35,26 +35,6 @@ def test_run_parts_returns_results_in_order_and_raises_a_parts_error():
         cores.run_parts(fails_in_part_1, 2)
 
 
-def test_parts_go_to_whichever_core_is_free_and_come_back_in_order(monkeypatch):
-    """A part that takes long keeps one runner busy; the other runner takes the rest."""
-    import threading
-    import time
-
-    monkeypatch.setattr(cores, "NUM_CORES", 2)
-    ran_on = {}
-
-    def work(p):
-        ran_on[p] = threading.get_ident()
-        if p == 0:
-            time.sleep(0.3)  # this core is "taken by another program"
-        return p * p
-
-    assert cores.run_parts(work, 8) == [p * p for p in range(8)]
-    assert sorted(ran_on) == list(range(8))  # each part ran once
-    assert all(ran_on[p] != ran_on[0] for p in range(1, 8))  # none waited for the slow one
-    assert cores.num_parts(10**12, 100, per_core=4) == 4 * cores.NUM_CORES
-
-
 @pytest.fixture
 def two_cores(monkeypatch):
     """Split work in two even on a 1-core machine, and split small test shapes too."""
