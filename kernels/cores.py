@@ -103,6 +103,7 @@ def _single_threaded_blas(blas: Any) -> Iterator[None]:
     global _blas_users, _blas_limiter
     with _blas_lock:
         if _blas_users == 0:
+            _release_blas_control()
             _blas_limiter = blas.limit(limits=1)
         _blas_users += 1
     try:
@@ -111,8 +112,28 @@ def _single_threaded_blas(blas: Any) -> Iterator[None]:
         with _blas_lock:
             _blas_users -= 1
             if _blas_users == 0:
+                _release_blas_control()
                 _blas_limiter.restore_original_limits()
+                _release_blas_control()
                 _blas_limiter = None
+
+
+def _release_blas_control() -> None:
+    """Let this thread set OpenBLAS's thread count, whichever thread set it last.
+
+    threadpoolctl 3.8 lets only the thread that last changed OpenBLAS's limit (while it lives)
+    change it again; a change from any other thread is silently skipped. Here the first thread
+    in sets the limit and the last one out restores it, which may be another thread: without
+    this, BLAS could stay on one thread for good. The lock above keeps these steps together;
+    older threadpoolctl versions have no such rule (and no such method).
+    """
+    try:
+        from threadpoolctl import OpenBLASController
+    except ImportError:
+        return
+    clear = getattr(OpenBLASController, "clear_controlling_thread", None)
+    if clear is not None:
+        clear(force=True)
 
 
 def process_context() -> multiprocessing.context.BaseContext:
