@@ -148,16 +148,34 @@ if __name__ == "__main__":
 """
 
 
-@pytest.mark.slow
-def test_ctrl_c_stops_the_worker_processes(shapes, tmp_path):
+def start_training_loop(shapes, tmp_path, stderr):
+    """The CTRL_C script in a child process, and the pids of its 2 worker processes."""
     script = tmp_path / "loop.py"
     script.write_text(CTRL_C)
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     child = subprocess.Popen([sys.executable, str(script), str(shapes[0])], env=env,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                             stdout=subprocess.PIPE, stderr=stderr, text=True)
     try:
         pids = [int(p) for p in child.stdout.readline().split()]
         assert len(pids) == 2
+    except BaseException:
+        child.kill()
+        raise
+    return child, pids
+
+
+def gone_within(pids, seconds):
+    """Whether every process in pids has ended (or is a zombie) within `seconds`."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and any(_alive(pid) for pid in pids):
+        time.sleep(0.1)
+    return not any(_alive(pid) for pid in pids)
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_the_worker_processes(shapes, tmp_path):
+    child, pids = start_training_loop(shapes, tmp_path, stderr=subprocess.PIPE)
+    try:
         time.sleep(0.5)
         child.send_signal(signal.SIGINT)
         try:
@@ -176,30 +194,17 @@ def test_ctrl_c_stops_the_worker_processes(shapes, tmp_path):
         child.kill()
     assert "KeyboardInterrupt" in stderr
     assert stderr.count("Traceback") == 1  # the main process's, none from the workers
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and any(_alive(pid) for pid in pids):
-        time.sleep(0.1)
-    assert not any(_alive(pid) for pid in pids)
+    assert gone_within(pids, 10)
 
 
 @pytest.mark.slow
 def test_worker_processes_end_when_the_main_process_is_killed(shapes, tmp_path):
     """SIGKILL leaves the main process no time to stop its workers: they must see it is gone."""
-    script = tmp_path / "loop.py"
-    script.write_text(CTRL_C)
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    child = subprocess.Popen([sys.executable, str(script), str(shapes[0])], env=env,
-                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    pids = []
+    child, pids = start_training_loop(shapes, tmp_path, stderr=subprocess.DEVNULL)
     try:
-        pids = [int(p) for p in child.stdout.readline().split()]
-        assert len(pids) == 2
         child.kill()
         child.wait(timeout=10)
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline and any(_alive(pid) for pid in pids):
-            time.sleep(0.1)
-        assert not any(_alive(pid) for pid in pids)
+        assert gone_within(pids, 15)
     finally:
         child.kill()
         for pid in pids:
