@@ -203,8 +203,9 @@ class Tensor:
                 raise ValueError(f"backward(): grad has shape {grad.shape} but the tensor has shape {self.shape}")
 
         # Gradients in flight, keyed by id(tensor): a node's entry is complete once every node
-        # that used it has been visited, which the topological order guarantees. `owned` holds
-        # the ids of those no one else can see (see _owned_gradients): they may be overwritten.
+        # that used it has been visited, which the topological order guarantees. `owned_ids`
+        # holds the ids of those no one else can see (see _owned_gradients): they may be
+        # overwritten, and `owned` says so for the node being visited.
         grads = {id(self): grad}
         owned_ids = {id(self)} if owned else set()
         order = _topological_order(self)
